@@ -1,0 +1,40 @@
+# Finds every dependency of r1rl. All come from Debian's packages
+# (scripts/install-deps.sh); on a GPU machine LibTorch may come from PyTorch:
+#   cmake -DCMAKE_PREFIX_PATH=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+find_package(Threads REQUIRED)
+find_package(Torch REQUIRED)
+find_package(absl REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 QUIET)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+find_package(ICU REQUIRED COMPONENTS uc i18n data)
+
+if(R1RL_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+endif()
+if(R1RL_BUILD_BENCH)
+  find_package(benchmark REQUIRED)
+endif()
+
+# Whether this LibTorch was built with CUDA (PyTorch 2.x on a GPU machine).
+set(R1RL_TORCH_HAS_CUDA OFF)
+if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
+  set(R1RL_TORCH_HAS_CUDA ON)
+endif()
+message(STATUS "r1rl: LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}, CUDA: ${R1RL_TORCH_HAS_CUDA}")
+
+# Services: control plane, data plane, rollout store, metrics endpoint.
+find_package(Protobuf REQUIRED)
+find_package(gRPC CONFIG REQUIRED)
+pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
+find_package(RocksDB CONFIG REQUIRED)
+# Debian's civetweb CMake config names files the package does not ship: find it by hand.
+find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)
+find_library(CIVETWEB_LIBRARY civetweb REQUIRED)
+add_library(r1rl::civetweb INTERFACE IMPORTED)
+set_target_properties(r1rl::civetweb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CIVETWEB_INCLUDE_DIR}
+                      INTERFACE_LINK_LIBRARIES ${CIVETWEB_LIBRARY})

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/ and keeps the output in <build>/bench-results.txt.
+set -euo pipefail
+build=${1:-build}
+out="$build/bench-results.txt"
+: > "$out"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)" | tee -a "$out"
+"$build/bin/r1rl" doctor | grep -E 'blas|gemm|libtorch' | tee -a "$out" || true
+for b in "$build"/bench/*_bench; do
+  echo "== $(basename "$b")" | tee -a "$out"
+  "$b" 2>&1 | tee -a "$out"
+done
+echo "results kept in $out"

@@ -1,0 +1,50 @@
+// The `r1rl` command line: each subcommand registers itself on the root CLI11 app and,
+// when chosen, stores its exit code in the shared CommandResult.
+//
+// Conventions every subcommand keeps: JSON or data on stdout, logs and errors on stderr;
+// `--config FILE` (repeatable) and `--set key.path=value` (repeatable) load the one
+// configuration format (services/config); flags a subcommand offers are shorthands for
+// config keys and win over files. Errors print "r1rl <command>: <message>" and exit 1.
+#ifndef R1RL_SERVICES_CLI_COMMAND_H_
+#define R1RL_SERVICES_CLI_COMMAND_H_
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "services/config/config.h"
+
+namespace r1rl::cli {
+
+struct CommandResult {
+  int exit_code = 0;
+};
+
+// --config and --set, shared by subcommands that read the configuration.
+struct ConfigFlags {
+  std::vector<std::string> files;
+  std::vector<std::string> overrides;
+
+  void AddTo(CLI::App* command);
+  // Loads files then overrides, then `extra` overrides (from the command's own flags).
+  absl::StatusOr<config::Config> Load(const std::vector<std::string>& extra = {}) const;
+};
+
+// Prints "r1rl <command>: <status message>" to stderr and returns 1.
+int Fail(const std::string& command, const absl::Status& status);
+
+// Sends spdlog output to stderr at the given level name.
+void SetUpLogging(const std::string& level);
+
+void RegisterDoctor(CLI::App& root, CommandResult* result);
+void RegisterConfig(CLI::App& root, CommandResult* result);
+void RegisterTokenize(CLI::App& root, CommandResult* result);
+void RegisterGenerate(CLI::App& root, CommandResult* result);
+void RegisterInitModel(CLI::App& root, CommandResult* result);
+
+}  // namespace r1rl::cli
+
+#endif  // R1RL_SERVICES_CLI_COMMAND_H_

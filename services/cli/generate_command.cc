@@ -1,0 +1,116 @@
+// `r1rl generate --model DIR --prompt TEXT [...]`: samples completions and prints one
+// JSON line per completion: {"prompt_index","sample_index","text","token_ids","logprobs",
+// "finish_reason"}.
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "services/cli/command.h"
+#include "services/model/generator.h"
+#include "services/model/policy.h"
+#include "services/runtime/blas_probe.h"
+#include "services/tokenizer/prompt_template.h"
+#include "services/tokenizer/tokenizer.h"
+
+namespace r1rl::cli {
+namespace {
+
+struct GenerateFlags {
+  ConfigFlags config;
+  std::string model;
+  std::vector<std::string> prompts;
+  std::vector<std::string> extra;  // flag values turned into config overrides
+};
+
+// Adds an option whose value becomes the override "key=value".
+void AddOverride(CLI::App* cmd, GenerateFlags* flags, const std::string& name,
+                 const std::string& key, const std::string& help) {
+  cmd->add_option_function<std::string>(
+      name, [flags, key](const std::string& v) { flags->extra.push_back(key + "=" + v); }, help);
+}
+
+int RunGenerate(const GenerateFlags& flags) {
+  std::vector<std::string> overrides = flags.extra;
+  overrides.push_back("model.dir=" + flags.model);
+  auto cfg = flags.config.Load(overrides);
+  if (!cfg.ok()) return Fail("generate", cfg.status());
+  SetUpLogging(cfg->GetString("runtime.log_level"));
+  if (cfg->GetInt("runtime.threads") > 0) at::set_num_threads(cfg->GetInt("runtime.threads"));
+
+  model::PolicyOptions policy_options;
+  policy_options.dtype = cfg->GetString("model.dtype");
+  policy_options.device = cfg->GetString("model.device");
+  auto policy = model::Policy::Load(flags.model, policy_options);
+  if (!policy.ok()) return Fail("generate", policy.status());
+  std::string tok_path = cfg->GetString("tokenizer.path");
+  if (tok_path.empty()) tok_path = flags.model + "/tokenizer.json";
+  auto tok = tokenizer::LoadTokenizer(tok_path);
+  if (!tok.ok()) return Fail("generate", tok.status());
+  auto format = tokenizer::ParsePromptFormat(cfg->GetString("prompt.format"));
+  if (!format.ok()) return Fail("generate", format.status());
+
+  std::vector<std::vector<int32_t>> prompts;
+  for (const std::string& p : flags.prompts) {
+    prompts.push_back((*tok)->Encode(tokenizer::RenderPrompt(*format, p, cfg->GetString("prompt.system"))));
+  }
+  model::GenerationOptions options;
+  options.max_new_tokens = cfg->GetInt("generation.max_new_tokens");
+  options.temperature = cfg->GetDouble("generation.temperature");
+  options.top_p = cfg->GetDouble("generation.top_p");
+  options.top_k = cfg->GetInt("generation.top_k");
+  options.greedy = cfg->GetBool("generation.greedy");
+  options.seed = static_cast<uint64_t>(cfg->GetInt("generation.seed"));
+  options.stop_strings = cfg->GetStringList("generation.stop_strings");
+  for (int64_t id : cfg->GetIntList("generation.stop_token_ids")) options.stop_token_ids.push_back(id);
+  options.max_batch = cfg->GetInt("generation.max_batch");
+
+  model::Generator generator(policy->get(), tok->get(), options);
+  auto start = std::chrono::steady_clock::now();
+  auto completions = generator.Generate(prompts, cfg->GetInt("generation.num_samples"));
+  if (!completions.ok()) return Fail("generate", completions.status());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (const model::Completion& c : *completions) {
+    nlohmann::ordered_json line;
+    line["prompt_index"] = c.prompt_index;
+    line["sample_index"] = c.sample_index;
+    line["text"] = c.text;
+    line["token_ids"] = c.token_ids;
+    line["logprobs"] = c.logprobs;
+    line["finish_reason"] = model::FinishReasonName(c.finish_reason);
+    // Invalid UTF-8 cannot occur (the decoder replaces it), but never let dump() throw.
+    std::cout << line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  }
+  spdlog::info("generated {} tokens in {:.2f} s ({:.1f} tokens/s)", generator.last_generated_tokens(),
+               seconds, generator.last_generated_tokens() / std::max(seconds, 1e-9));
+  return 0;
+}
+
+}  // namespace
+
+void RegisterGenerate(CLI::App& root, CommandResult* result) {
+  auto flags = std::make_shared<GenerateFlags>();
+  auto* cmd = root.add_subcommand("generate", "Sample completions from a model; JSON lines on stdout");
+  flags->config.AddTo(cmd);
+  cmd->add_option("--model", flags->model, "Folder with config.json, *.safetensors, tokenizer.json")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--prompt", flags->prompts, "Prompt text (repeatable)")->required();
+  AddOverride(cmd, flags.get(), "--num-samples", "generation.num_samples", "Samples per prompt");
+  AddOverride(cmd, flags.get(), "--max-new-tokens", "generation.max_new_tokens", "Most tokens per completion");
+  AddOverride(cmd, flags.get(), "--temperature", "generation.temperature", "Sampling temperature");
+  AddOverride(cmd, flags.get(), "--top-p", "generation.top_p", "Nucleus sampling mass");
+  AddOverride(cmd, flags.get(), "--top-k", "generation.top_k", "Keep the k most likely tokens");
+  AddOverride(cmd, flags.get(), "--seed", "generation.seed", "Sampler seed");
+  AddOverride(cmd, flags.get(), "--format", "prompt.format", "Prompt template: raw, r1-zero, qwen-chat");
+  AddOverride(cmd, flags.get(), "--dtype", "model.dtype", "float32, bfloat16, float16");
+  AddOverride(cmd, flags.get(), "--device", "model.device", "cpu, cuda, cuda:N");
+  cmd->add_flag_callback("--greedy", [flags] { flags->extra.push_back("generation.greedy=true"); },
+                         "Arg-max decoding");
+  cmd->callback([=] { result->exit_code = RunGenerate(*flags); });
+}
+
+}  // namespace r1rl::cli

@@ -1,0 +1,108 @@
+#include "services/model/checkpoint.h"
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "services/model/causal_lm.h"
+#include "services/safetensors/safetensors.h"
+#include "services/safetensors/sharded.h"
+#include "services/status/status_macros.h"
+
+namespace r1rl::model {
+namespace {
+
+namespace st = r1rl::safetensors;
+
+absl::StatusOr<torch::ScalarType> TorchType(st::DType dtype, const std::string& where) {
+  switch (dtype) {
+    case st::DType::kF32: return torch::kFloat32;
+    case st::DType::kF16: return torch::kFloat16;
+    case st::DType::kBF16: return torch::kBFloat16;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": dtype ", st::DTypeName(dtype), " is not a weight dtype (F32, F16 or BF16)"));
+  }
+}
+
+absl::StatusOr<std::pair<torch::ScalarType, st::DType>> ParseDtypeName(const std::string& name) {
+  if (name == "float32") return std::make_pair(torch::kFloat32, st::DType::kF32);
+  if (name == "float16") return std::make_pair(torch::kFloat16, st::DType::kF16);
+  if (name == "bfloat16") return std::make_pair(torch::kBFloat16, st::DType::kBF16);
+  return absl::InvalidArgumentError(
+      absl::StrCat("dtype '", name, "' is not one of float32, float16, bfloat16"));
+}
+
+// Buffers that older checkpoints carry and the model recomputes.
+bool IsIgnorable(const std::string& name) {
+  return name.find("rotary_emb.inv_freq") != std::string::npos;
+}
+
+}  // namespace
+
+absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
+  ASSIGN_OR_RETURN(auto files, st::ShardedSafetensors::OpenDir(dir));
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> missing;
+  std::set<std::string> used;
+  for (auto& [name, param] : model->named_parameters()) {
+    const st::TensorView* view = files->Find(name);
+    if (view == nullptr) {
+      missing.push_back(name);
+      continue;
+    }
+    used.insert(name);
+    const std::string where = absl::StrCat(dir, ": tensor \"", name, "\"");
+    ASSIGN_OR_RETURN(torch::ScalarType type, TorchType(view->dtype, where));
+    if (view->shape != param.sizes().vec()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": shape [", absl::StrJoin(view->shape, ", "),
+                       "] disagrees with config.json, which gives [",
+                       absl::StrJoin(param.sizes().vec(), ", "), "]"));
+    }
+    // from_blob does not copy: the bytes stay in the mapped file until copy_ converts them.
+    torch::Tensor source = torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
+                                            torch::TensorOptions().dtype(type));
+    param.copy_(source);
+  }
+  if (!missing.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": missing tensors: ",
+                                                   absl::StrJoin(missing, ", ")));
+  }
+  const bool tied = model->config().tie_word_embeddings;
+  for (const std::string& name : files->names()) {
+    if (used.count(name) || IsIgnorable(name) || (tied && name == "lm_head.weight")) continue;
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": tensor \"", name, "\" is not a parameter of this ",
+                     model->config().model_type, " model (check config.json)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SaveWeights(const CausalLMImpl& model, const std::string& dir,
+                         const std::string& dtype, int64_t max_shard_bytes) {
+  ASSIGN_OR_RETURN(auto types, ParseDtypeName(dtype));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create folder: ", ec.message()));
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> keep_alive;
+  std::vector<st::TensorView> views;
+  for (const auto& [name, param] : model.named_parameters()) {
+    torch::Tensor t = param.detach().to(torch::kCPU, types.first).contiguous();
+    keep_alive.push_back(t);
+    st::TensorView view;
+    view.name = name;
+    view.dtype = types.second;
+    view.shape = t.sizes().vec();
+    view.data = static_cast<const uint8_t*>(t.data_ptr());
+    view.nbytes = t.numel() * t.element_size();
+    views.push_back(std::move(view));
+  }
+  return st::WriteShardedSafetensors(dir, views, max_shard_bytes);
+}
+
+}  // namespace r1rl::model
