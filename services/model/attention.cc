@@ -15,7 +15,9 @@ AttentionImpl::AttentionImpl(const ModelConfig& config)
   q_proj = register_module("q_proj", linear(h, n_heads_ * head_dim_, config.attention_bias));
   k_proj = register_module("k_proj", linear(h, n_kv_heads_ * head_dim_, config.attention_bias));
   v_proj = register_module("v_proj", linear(h, n_kv_heads_ * head_dim_, config.attention_bias));
-  o_proj = register_module("o_proj", linear(n_heads_ * head_dim_, h, false));
+  // Llama's attention_bias also gives o_proj a bias; Qwen2 biases q/k/v only.
+  const bool o_bias = config.attention_bias && config.model_type == "llama";
+  o_proj = register_module("o_proj", linear(n_heads_ * head_dim_, h, o_bias));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& rope,

@@ -24,7 +24,7 @@ absl::StatusOr<torch::ScalarType> TorchType(st::DType dtype, const std::string& 
     case st::DType::kBF16: return torch::kBFloat16;
     default:
       return absl::InvalidArgumentError(absl::StrCat(
-          where, ": dtype ", st::DTypeName(dtype), " is not a weight dtype (F32, F16 or BF16)"));
+          where, ": dtype ", std::string(st::DTypeName(dtype)), " is not a weight dtype (F32, F16 or BF16)"));
   }
 }
 
@@ -48,7 +48,9 @@ absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
   std::set<std::string> used;
-  for (auto& [name, param] : model->named_parameters()) {
+  for (auto& item : model->named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& param = item.value();
     const st::TensorView* view = files->Find(name);
     if (view == nullptr) {
       missing.push_back(name);
@@ -91,8 +93,9 @@ absl::Status SaveWeights(const CausalLMImpl& model, const std::string& dir,
   torch::NoGradGuard no_grad;
   std::vector<torch::Tensor> keep_alive;
   std::vector<st::TensorView> views;
-  for (const auto& [name, param] : model.named_parameters()) {
-    torch::Tensor t = param.detach().to(torch::kCPU, types.first).contiguous();
+  for (const auto& item : model.named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor t = item.value().detach().to(torch::kCPU, types.first).contiguous();
     keep_alive.push_back(t);
     st::TensorView view;
     view.name = name;

@@ -64,7 +64,7 @@ TEST(Checkpoint, ShardedSaveLoads) {
 // Copies the qwen2_tiny fixture and lets a test change its config.json.
 std::string CopyWithConfig(const std::string& name, const std::string& from, const std::string& to) {
   std::string dir = TempDir(name);
-  fs::copy(FixtureDir() + "/qwen2_tiny", dir, fs::copy_options::overwrite_existing);
+  fs::copy(FixtureDir() + "/qwen2_tiny", dir, fs::copy_options::overwrite_existing | fs::copy_options::recursive);
   std::ifstream in(dir + "/config.json");
   std::string text((std::istreambuf_iterator<char>(in)), {});
   size_t at = text.find(from);
@@ -102,7 +102,7 @@ TEST(Checkpoint, TensorTheModelLacksIsRejected) {
 
 TEST(Checkpoint, TruncatedWeightsFileIsAnErrorNotACrash) {
   std::string dir = TempDir("truncated");
-  fs::copy(FixtureDir() + "/qwen2_tiny", dir, fs::copy_options::overwrite_existing);
+  fs::copy(FixtureDir() + "/qwen2_tiny", dir, fs::copy_options::overwrite_existing | fs::copy_options::recursive);
   fs::resize_file(dir + "/model.safetensors", 1000);
   auto loaded = Policy::Load(dir, {});
   ASSERT_FALSE(loaded.ok());

@@ -50,8 +50,8 @@ class Fields {
 
   // InvalidArgument naming the source, the field and its value.
   absl::Status Error(const std::string& name, const json& value, std::string_view problem) const {
-    return absl::InvalidArgumentError(absl::StrCat(source_, ": \"", prefix_, name, "\" = ",
-                                                   Describe(value), ": ", std::string(problem)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_, ": \"", prefix_, name, "\" = ", Describe(value), ": ", std::string(problem)));
   }
   absl::Status Missing(const std::string& name) const {
     return absl::InvalidArgumentError(
@@ -66,7 +66,8 @@ class Fields {
   absl::StatusOr<std::optional<int64_t>> Int(const std::string& name) const {
     const json* v = Get(name);
     if (v == nullptr) return std::optional<int64_t>();
-    if (!v->is_number_integer() || (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))) {
+    if (!v->is_number_integer() ||
+        (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))) {
       return Error(name, *v, "expected an integer");
     }
     return std::optional<int64_t>(v->get<int64_t>());
@@ -125,10 +126,13 @@ class Fields {
 
 absl::StatusOr<RopeScaling> ParseRopeScaling(const json& config, const std::string& source) {
   Fields top(config, source);
-  const json* value = top.Get("rope_scaling");
+  // transformers < 5 writes "rope_scaling"; transformers 5 writes "rope_parameters" (which
+  // also carries rope_theta and says rope_type "default" when there is no scaling).
+  const char* key = top.Get("rope_scaling") ? "rope_scaling" : "rope_parameters";
+  const json* value = top.Get(key);
   if (value == nullptr) return RopeScaling{};
-  if (!value->is_object()) return top.Error("rope_scaling", *value, "expected an object or null");
-  Fields fields(*value, source, "rope_scaling.");
+  if (!value->is_object()) return top.Error(key, *value, "expected an object or null");
+  Fields fields(*value, source, std::string(key) + ".");
   ASSIGN_OR_RETURN(std::optional<std::string> type, fields.String("rope_type"));
   const char* type_key = "rope_type";
   if (!type) {  // older configs spell it "type"
@@ -174,9 +178,9 @@ absl::Status ParseShape(const Fields& fields, ModelConfig* c) {
   ASSIGN_OR_RETURN(std::optional<int64_t> kv, fields.PositiveInt("num_key_value_heads"));
   c->num_key_value_heads = kv.value_or(c->num_attention_heads);
   if (c->num_attention_heads % c->num_key_value_heads != 0) {
-    return fields.Error("num_key_value_heads", c->num_key_value_heads,
-                        absl::StrCat("does not divide num_attention_heads = ",
-                                     c->num_attention_heads));
+    return fields.Error(
+        "num_key_value_heads", c->num_key_value_heads,
+        absl::StrCat("does not divide num_attention_heads = ", c->num_attention_heads));
   }
   ASSIGN_OR_RETURN(std::optional<int64_t> head_dim, fields.PositiveInt("head_dim"));
   if (!head_dim && c->hidden_size % c->num_attention_heads != 0) {
@@ -195,6 +199,10 @@ absl::Status ParseRest(const json& j, const Fields& fields, const TypeDefaults& 
   ASSIGN_OR_RETURN(std::optional<double> eps, fields.PositiveNumber("rms_norm_eps"));
   c->rms_norm_eps = eps.value_or(1e-6);
   ASSIGN_OR_RETURN(std::optional<double> theta, fields.PositiveNumber("rope_theta"));
+  if (!theta && fields.Get("rope_parameters") && fields.Get("rope_parameters")->is_object()) {
+    Fields rope(*fields.Get("rope_parameters"), source, "rope_parameters.");
+    ASSIGN_OR_RETURN(theta, rope.PositiveNumber("rope_theta"));
+  }
   c->rope_theta = theta.value_or(10000.0);
   ASSIGN_OR_RETURN(c->rope_scaling, ParseRopeScaling(j, source));
   ASSIGN_OR_RETURN(std::optional<bool> bias, fields.Bool("attention_bias"));
@@ -236,8 +244,7 @@ int64_t ModelConfig::NumParameters() const {
   const int64_t h = hidden_size, q_dim = num_attention_heads * head_dim,
                 kv_dim = num_key_value_heads * head_dim;
   // Biases: Qwen2 biases q/k/v only; Llama's attention_bias also biases o_proj.
-  const int64_t biases =
-      attention_bias ? q_dim + 2 * kv_dim + (model_type == "llama" ? h : 0) : 0;
+  const int64_t biases = attention_bias ? q_dim + 2 * kv_dim + (model_type == "llama" ? h : 0) : 0;
   const int64_t attention = h * q_dim + 2 * h * kv_dim + q_dim * h + biases;
   const int64_t mlp = 3 * h * intermediate_size;
   const int64_t per_layer = attention + mlp + 2 * h;  // + input and post-attention norms
@@ -301,12 +308,12 @@ std::string ModelConfigToJson(const ModelConfig& c) {
   j["rope_theta"] = c.rope_theta;
   j["rope_scaling"] = nullptr;
   if (c.rope_scaling.type == "llama3") {
-    j["rope_scaling"] = {{"rope_type", "llama3"},
-                         {"factor", c.rope_scaling.factor},
-                         {"low_freq_factor", c.rope_scaling.low_freq_factor},
-                         {"high_freq_factor", c.rope_scaling.high_freq_factor},
-                         {"original_max_position_embeddings",
-                          c.rope_scaling.original_max_position_embeddings}};
+    j["rope_scaling"] = {
+        {"rope_type", "llama3"},
+        {"factor", c.rope_scaling.factor},
+        {"low_freq_factor", c.rope_scaling.low_freq_factor},
+        {"high_freq_factor", c.rope_scaling.high_freq_factor},
+        {"original_max_position_embeddings", c.rope_scaling.original_max_position_embeddings}};
   }
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = c.tie_word_embeddings;

@@ -12,10 +12,10 @@
 namespace r1rl::model {
 namespace {
 
+using nlohmann::json;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using nlohmann::json;
 
 std::string SharedConfigPath(const std::string& name) {
   const char* root = std::getenv("R1RL_SOURCE_DIR");
@@ -79,9 +79,8 @@ constexpr char kLlama31Config[] = R"({
 })";
 
 json MinimalLlama() {
-  return {{"model_type", "llama"},       {"vocab_size", 100},
-          {"hidden_size", 64},           {"intermediate_size", 128},
-          {"num_hidden_layers", 2},      {"num_attention_heads", 4}};
+  return {{"model_type", "llama"},    {"vocab_size", 100},      {"hidden_size", 64},
+          {"intermediate_size", 128}, {"num_hidden_layers", 2}, {"num_attention_heads", 4}};
 }
 
 TEST(ParseModelConfig, ReadsQwen25HalfBillionConfig) {
@@ -112,7 +111,8 @@ TEST(ParseModelConfig, ReadsTinyConfig) {
   EXPECT_EQ(config->num_hidden_layers, 2);
   // 151936*64 tied + 2 * (q 64*64 + k,v 2*64*32 + o 64*64 + biases 64+64 + mlp 3*64*176
   // + norms 128) + final norm 64.
-  EXPECT_EQ(config->NumParameters(), 151936 * 64 + 2 * (4096 + 4096 + 4096 + 128 + 33792 + 128) + 64);
+  EXPECT_EQ(config->NumParameters(),
+            151936 * 64 + 2 * (4096 + 4096 + 4096 + 128 + 33792 + 128) + 64);
   ExpectRoundTrips(*config);
 }
 
@@ -182,8 +182,10 @@ TEST(ParseModelConfig, NullFieldsReadAsAbsentAndExplicitNullTokensAsNone) {
 
 TEST(ParseModelConfig, RopeScalingSpellings) {
   json j = MinimalLlama();
-  j["rope_scaling"] = {{"type", "llama3"}, {"factor", 32},
-                       {"low_freq_factor", 1}, {"high_freq_factor", 4},
+  j["rope_scaling"] = {{"type", "llama3"},
+                       {"factor", 32},
+                       {"low_freq_factor", 1},
+                       {"high_freq_factor", 4},
                        {"original_max_position_embeddings", 8192}};
   auto old_key = ParseModelConfig(j.dump());
   ASSERT_TRUE(old_key.ok()) << old_key.status();
@@ -249,7 +251,9 @@ TEST(ParseModelConfig, RejectsBadConfigsNamingFileFieldAndValue) {
        {"\"rope_scaling.rope_type\"", "\"yarn\""}},
       {"rope llama3 missing factor",
        {{"rope_scaling",
-         {{"rope_type", "llama3"}, {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0},
+         {{"rope_type", "llama3"},
+          {"low_freq_factor", 1.0},
+          {"high_freq_factor", 4.0},
           {"original_max_position_embeddings", 8192}}}},
        {"\"rope_scaling.factor\"", "missing"}},
       {"rope not object", {{"rope_scaling", "llama3"}}, {"\"rope_scaling\"", "\"llama3\""}},

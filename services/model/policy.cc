@@ -69,7 +69,9 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::RandomInit(const ModelConfig& co
   auto impl = std::make_unique<Impl>(config);
   {
     torch::NoGradGuard no_grad;
-    for (auto& [name, param] : impl->lm->named_parameters()) {
+    for (auto& item : impl->lm->named_parameters()) {
+      const std::string& name = item.key();
+      torch::Tensor& param = item.value();
       if (name.find("norm") != std::string::npos) {
         param.fill_(1.0);
       } else if (name.size() >= 5 && name.substr(name.size() - 5) == ".bias") {
