@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "bench/bench_util.h"
+#include "services/runtime/threads.h"
 #include "services/model/causal_lm.h"
 #include "services/model/generator.h"
 #include "services/model/policy.h"
@@ -108,6 +109,7 @@ double TimePrefill(Policy* policy, int64_t batch, int64_t prompt_len) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  r1rl::runtime::ConfigureThreads(0);
   int64_t new_tokens = 128, prompt_len = 32;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--new-tokens")) new_tokens = std::atoll(argv[i + 1]);

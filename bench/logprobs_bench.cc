@@ -12,6 +12,7 @@
 #include <string>
 
 #include "bench/bench_util.h"
+#include "services/runtime/threads.h"
 #include "kernels/token_logprobs.h"
 
 namespace {
@@ -64,6 +65,7 @@ Result Spawn(const std::string& variant, int64_t tokens, int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  r1rl::runtime::ConfigureThreads(0);
   int64_t tokens = 8 * 1024;
   int runs = 3;
   std::string child;

@@ -22,6 +22,7 @@
 #include "absl/base/config.h"
 #include "services/cli/command.h"
 #include "services/runtime/blas_probe.h"
+#include "services/runtime/threads.h"
 
 namespace r1rl::cli {
 namespace {
@@ -39,7 +40,7 @@ int RunDoctor(bool json) {
   report["libtorch"] = TORCH_VERSION;
   report["cuda_available"] = torch::cuda::is_available();
   report["cuda_devices"] = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
-  report["intra_op_threads"] = at::get_num_threads();
+  report["intra_op_threads"] = runtime::ConfigureThreads(0);
   report["cores"] = std::thread::hardware_concurrency();
   report["grpc"] = grpc_version_string();
   report["protobuf"] = Dotted(GOOGLE_PROTOBUF_VERSION / 1000000, GOOGLE_PROTOBUF_VERSION / 1000 % 1000,

@@ -1,7 +1,6 @@
 // `r1rl generate --model DIR --prompt TEXT [...]`: samples completions and prints one
 // JSON line per completion: {"prompt_index","sample_index","text","token_ids","logprobs",
 // "finish_reason"}.
-#include <ATen/Parallel.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -13,6 +12,7 @@
 #include "services/model/generator.h"
 #include "services/model/policy.h"
 #include "services/runtime/blas_probe.h"
+#include "services/runtime/threads.h"
 #include "services/tokenizer/prompt_template.h"
 #include "services/tokenizer/tokenizer.h"
 
@@ -39,7 +39,8 @@ int RunGenerate(const GenerateFlags& flags) {
   auto cfg = flags.config.Load(overrides);
   if (!cfg.ok()) return Fail("generate", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  if (cfg->GetInt("runtime.threads") > 0) at::set_num_threads(cfg->GetInt("runtime.threads"));
+  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"));
+  runtime::LogBlasAtStartup();
 
   model::PolicyOptions policy_options;
   policy_options.dtype = cfg->GetString("model.dtype");
