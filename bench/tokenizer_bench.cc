@@ -11,10 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "services/tokenizer/tokenizer.h"
 
@@ -78,8 +77,8 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("%-9s %-8s %7s %9s %9s %12s %12s\n", "tokenizer", "dataset", "load_s", "MB",
-              "tokens", "cold_MB/s", "median_MB/s");
+  std::printf("%-9s %-8s %7s %9s %9s %12s %12s\n", "tokenizer", "dataset", "load_s", "MB", "tokens",
+              "cold_MB/s", "median_MB/s");
   for (const char* name : {"qwen2.5", "smollm3", "gpt2"}) {
     const Clock::time_point load_start = Clock::now();
     auto tokenizer =
@@ -92,7 +91,8 @@ int main(int argc, char** argv) {
     for (const Dataset& d : datasets) {
       const Pass cold = EncodeAll(**tokenizer, d.docs);
       std::vector<double> seconds;
-      for (int r = 0; r < repetitions; ++r) seconds.push_back(EncodeAll(**tokenizer, d.docs).seconds);
+      for (int r = 0; r < repetitions; ++r)
+        seconds.push_back(EncodeAll(**tokenizer, d.docs).seconds);
       std::sort(seconds.begin(), seconds.end());
       const double mb = d.bytes / 1e6;
       std::printf("%-9s %-8s %7.2f %9.2f %9zu %12.1f %12.1f\n", name, d.name, load_seconds, mb,

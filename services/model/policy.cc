@@ -20,25 +20,30 @@ struct Policy::Impl {
 
 namespace {
 
-absl::StatusOr<torch::TensorOptions> ParseOptions(const PolicyOptions& options) {
-  torch::TensorOptions out;
+struct Placement {
+  torch::ScalarType dtype = torch::kFloat32;
+  torch::Device device = torch::kCPU;
+};
+
+absl::StatusOr<Placement> ParseOptions(const PolicyOptions& options) {
+  Placement out;
   if (options.dtype == "float32") {
-    out = out.dtype(torch::kFloat32);
+    out.dtype = torch::kFloat32;
   } else if (options.dtype == "bfloat16") {
-    out = out.dtype(torch::kBFloat16);
+    out.dtype = torch::kBFloat16;
   } else if (options.dtype == "float16") {
-    out = out.dtype(torch::kFloat16);
+    out.dtype = torch::kFloat16;
   } else {
     return absl::InvalidArgumentError(
         absl::StrCat("model.dtype: '", options.dtype, "' is not float32, bfloat16 or float16"));
   }
   try {
-    out = out.device(torch::Device(options.device));
+    out.device = torch::Device(options.device);
   } catch (const c10::Error&) {
     return absl::InvalidArgumentError(
         absl::StrCat("model.device: '", options.device, "' is not a device (cpu, cuda, cuda:N)"));
   }
-  if (out.device().is_cuda() && !torch::cuda::is_available()) {
+  if (out.device.is_cuda() && !torch::cuda::is_available()) {
     return absl::FailedPreconditionError(
         absl::StrCat("model.device: '", options.device, "' but this LibTorch has no CUDA device"));
   }
@@ -52,11 +57,11 @@ Policy::~Policy() = default;
 
 absl::StatusOr<std::unique_ptr<Policy>> Policy::Load(const std::string& dir,
                                                      const PolicyOptions& options) {
-  ASSIGN_OR_RETURN(torch::TensorOptions to, ParseOptions(options));
+  ASSIGN_OR_RETURN(Placement to, ParseOptions(options));
   ASSIGN_OR_RETURN(ModelConfig config, LoadModelConfig(dir + "/config.json"));
   auto impl = std::make_unique<Impl>(config);
   RETURN_IF_ERROR(LoadWeights(dir, impl->lm.get()));
-  impl->lm->to(*to.device_opt(), torch::typeMetaToScalarType(*to.dtype_opt()));
+  impl->lm->to(to.device, to.dtype);
   impl->lm->eval();
   return std::unique_ptr<Policy>(new Policy(std::move(impl)));
 }
@@ -64,7 +69,7 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::Load(const std::string& dir,
 absl::StatusOr<std::unique_ptr<Policy>> Policy::RandomInit(const ModelConfig& config,
                                                            uint64_t seed,
                                                            const PolicyOptions& options) {
-  ASSIGN_OR_RETURN(torch::TensorOptions to, ParseOptions(options));
+  ASSIGN_OR_RETURN(Placement to, ParseOptions(options));
   torch::manual_seed(seed);
   auto impl = std::make_unique<Impl>(config);
   {
@@ -81,7 +86,7 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::RandomInit(const ModelConfig& co
       }
     }
   }
-  impl->lm->to(*to.device_opt(), torch::typeMetaToScalarType(*to.dtype_opt()));
+  impl->lm->to(to.device, to.dtype);
   impl->lm->eval();
   return std::unique_ptr<Policy>(new Policy(std::move(impl)));
 }
