@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string>
 
+#include <unistd.h>
+
 #include "bench/bench_util.h"
 #include "services/runtime/threads.h"
 #include "kernels/token_logprobs.h"
@@ -48,7 +50,10 @@ int RunChild(const std::string& variant, int64_t tokens, int runs) {
 }
 
 Result Spawn(const std::string& variant, int64_t tokens, int runs) {
-  std::string cmd = "/proc/self/exe --child " + variant + " --tokens " + std::to_string(tokens) +
+  // popen runs a shell, so resolve this binary's path before handing it over.
+  char self[4096] = {0};
+  if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) std::exit(1);
+  std::string cmd = std::string(self) + " --child " + variant + " --tokens " + std::to_string(tokens) +
                     " --runs " + std::to_string(runs);
   FILE* pipe = popen(cmd.c_str(), "r");
   Result r;
