@@ -36,16 +36,18 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const RopeTables& r
     k = cache.keys->narrow(2, 0, cache.offset + t);  // (B, n_kv, T_keys, hd)
     v = cache.values->narrow(2, 0, cache.offset + t);
   }
-  // Query heads grouped under their shared kv head: (B, n_kv, group, T, hd), so K and V
-  // broadcast over the group instead of being copied.
-  torch::Tensor qg = q.reshape({b, n_kv_heads_, group, t, head_dim_});
+  const int64_t t_keys = k.size(2);
+  // The `group` query heads that share a kv head are folded into the query-length axis:
+  // (B, n_kv, group * T, hd) against K (B, n_kv, T_keys, hd). Every product is then a plain
+  // batched matmul over (B, n_kv) on views of the cache: no copy of K or V per query head.
+  torch::Tensor qg = q.reshape({b, n_kv_heads_, group * t, head_dim_});
   // Scores and softmax in float32 whatever the activation dtype (mask is float32).
-  torch::Tensor scores = torch::matmul(qg, k.unsqueeze(2).transpose(-1, -2))
-                             .to(torch::kFloat32);  // (B, n_kv, g, T, T_keys)
-  scores.mul_(1.0 / std::sqrt(static_cast<double>(head_dim_))).add_(mask);
+  torch::Tensor scores = torch::matmul(qg, k.transpose(-1, -2)).to(torch::kFloat32);
+  scores.mul_(1.0 / std::sqrt(static_cast<double>(head_dim_)));
+  scores.view({b, n_kv_heads_, group, t, t_keys}).add_(mask);  // mask (B, 1, 1, T, T_keys)
   torch::Tensor probs = torch::softmax(scores, -1).to(q.scalar_type());
-  torch::Tensor out = torch::matmul(probs, v.unsqueeze(2));  // (B, n_kv, g, T, hd)
-  out = out.reshape({b, n_heads_, t, head_dim_}).transpose(1, 2).reshape({b, t, n_heads_ * head_dim_});
+  torch::Tensor out = torch::matmul(probs, v);  // (B, n_kv, group * T, hd)
+  out = out.view({b, n_heads_, t, head_dim_}).transpose(1, 2).reshape({b, t, n_heads_ * head_dim_});
   return o_proj(out);
 }
 

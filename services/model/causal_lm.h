@@ -46,8 +46,10 @@ class CausalLMImpl : public torch::nn::Module {
   torch::Tensor ForwardHidden(const torch::Tensor& tokens, const torch::Tensor& positions,
                               const torch::Tensor& mask, KVCache* cache);
 
-  // Float32 logits of hidden states: (..., hidden) -> (..., vocab).
+  // Float32 logits of hidden states: (..., hidden) -> (..., vocab). Up to kGemvRows rows
+  // are computed as matrix-vector products (see the .cc for why).
   torch::Tensor Logits(const torch::Tensor& hidden);
+  static constexpr int64_t kGemvRows = 4;
 
   // lm_head.weight, or the input embedding when tie_word_embeddings. (vocab, hidden)
   torch::Tensor OutputEmbedding() const;
