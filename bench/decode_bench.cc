@@ -5,7 +5,7 @@
 //  - prefill tokens/s;
 //  - each as a fraction of the GEMM ceiling: tokens/s x FLOPs/token / GEMM FLOP/s, where
 //    FLOPs/token = 2 x (matmul parameters) + 4 x layers x context x (heads x head_dim).
-// Usage: decode_bench [--new-tokens N] [--prompt-tokens P]
+// Usage: decode_bench [--new-tokens N] [--prompt-tokens P] [--threads T (LibTorch intra-op; 0 = cores)]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -109,12 +109,13 @@ double TimePrefill(Policy* policy, int64_t batch, int64_t prompt_len) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  r1rl::runtime::ConfigureThreads(0);
-  int64_t new_tokens = 128, prompt_len = 32;
+  int64_t new_tokens = 128, prompt_len = 32, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--threads")) threads = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--new-tokens")) new_tokens = std::atoll(argv[i + 1]);
     if (!std::strcmp(argv[i], "--prompt-tokens")) prompt_len = std::atoll(argv[i + 1]);
   }
+  r1rl::runtime::ConfigureThreads(threads);
   const double gemm = GemmGflops(1024);
   const double gemm2k = GemmGflops(2048);
   const double bw = CopyGBps();

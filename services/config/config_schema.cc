@@ -53,7 +53,9 @@ std::vector<KeySpec> BuildSchema() {
        "Most sequences decoded together in one batch (bounds KV-cache memory)."},
       // runtime
       {"runtime.threads", T::kInt, "0",
-       "Intra-op CPU threads for LibTorch; 0 = one per core."},
+       "Intra-op CPU threads for LibTorch; 0 = automatic: 1 when a multi-threaded OpenBLAS "
+       "does the matrix products (the two thread pools would otherwise contend for the same "
+       "cores), else one per core."},
       {"runtime.log_level", T::kString, "\"info\"", "trace, debug, info, warn, error."},
   };
 }

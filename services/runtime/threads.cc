@@ -1,14 +1,29 @@
 #include "services/runtime/threads.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace r1rl::runtime {
+namespace {
+
+// OpenBLAS's thread count, or 0 when the BLAS in use is not OpenBLAS.
+int OpenBlasThreads() {
+  using GetFn = int (*)();
+  auto get = reinterpret_cast<GetFn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get != nullptr ? get() : 0;
+}
+
+}  // namespace
 
 int ConfigureThreads(int64_t requested) {
-  int n = requested > 0 ? static_cast<int>(requested)
-                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int n = static_cast<int>(requested);
+  if (n <= 0) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    n = OpenBlasThreads() > 1 ? 1 : cores;
+  }
   at::set_num_threads(n);
   return at::get_num_threads();
 }

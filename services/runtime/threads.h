@@ -1,5 +1,11 @@
-// Intra-op thread count of LibTorch. Debian's LibTorch (OpenMP) may start with one thread
-// on machines where OpenMP sees no OMP_NUM_THREADS; every long job sets it explicitly.
+// Intra-op thread count of LibTorch, chosen together with the BLAS's own threads.
+//
+// Debian's LibTorch runs element-wise ops on an OpenMP pool and sends matrix products to
+// OpenBLAS, which has its own pthread pool. With both pools at one thread per core they
+// spin against each other on the same cores: measured on 2 cores (bench/decode_bench),
+// batch-64 decode ran at 217 tokens/s with both pools at 2 threads, 474 with OpenBLAS at 1,
+// and 720 with LibTorch at 1 and OpenBLAS at 2 (and the GEMM ceiling was highest so).
+// So by default, when OpenBLAS threads the matrix products, LibTorch gets one thread.
 #ifndef R1RL_SERVICES_RUNTIME_THREADS_H_
 #define R1RL_SERVICES_RUNTIME_THREADS_H_
 
@@ -7,8 +13,9 @@
 
 namespace r1rl::runtime {
 
-// Sets LibTorch's intra-op threads to `requested`, or to one per core when requested <= 0
-// (config key runtime.threads). Returns the count in effect.
+// Sets LibTorch's intra-op threads to `requested` (config key runtime.threads) when > 0;
+// with 0, to 1 when a multi-threaded OpenBLAS does the matrix products, else one per
+// core. Returns the count in effect.
 int ConfigureThreads(int64_t requested);
 
 }  // namespace r1rl::runtime
