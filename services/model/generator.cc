@@ -154,8 +154,10 @@ absl::StatusOr<std::vector<Completion>> Generator::Generate(
 
     for (int64_t step = 0; step < o.max_new_tokens; ++step) {
       kernels::SampledTokens sampled = kernels::SampleTokens(lm.Logits(last), params, batch.streams, step);
-      torch::Tensor tok_cpu = sampled.tokens.to(torch::kCPU);
-      torch::Tensor lp_cpu = sampled.logprobs.to(torch::kCPU);
+      torch::Tensor tok_cpu = sampled.tokens.to(torch::kCPU).contiguous();
+      torch::Tensor lp_cpu = sampled.logprobs.to(torch::kCPU).contiguous();
+      const int64_t* tok_data = tok_cpu.data_ptr<int64_t>();
+      const float* lp_data = lp_cpu.data_ptr<float>();
       const int64_t cur = batch.rows.size();
       int64_t n_done = 0;
       for (int64_t r = 0; r < cur; ++r) {
@@ -164,9 +166,9 @@ absl::StatusOr<std::vector<Completion>> Generator::Generate(
           continue;
         }
         Completion* c = batch.rows[r];
-        const int32_t id = static_cast<int32_t>(tok_cpu[r].item<int64_t>());
+        const int32_t id = static_cast<int32_t>(tok_data[r]);
         c->token_ids.push_back(id);
-        c->logprobs.push_back(lp_cpu[r].item<float>());
+        c->logprobs.push_back(lp_data[r]);
         ++last_generated_tokens_;
         bool stop = stop_ids.count(id) > 0;
         if (!stop && max_stop_bytes > 0) {

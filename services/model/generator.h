@@ -66,7 +66,7 @@ class Generator {
   [[nodiscard]] absl::StatusOr<std::vector<Completion>> Generate(
       const std::vector<std::vector<int32_t>>& prompts, int64_t num_samples);
 
-  // Tokens sampled (all completions) and forward passes of the last Generate call.
+  // Tokens sampled (all completions) by the last Generate call.
   int64_t last_generated_tokens() const { return last_generated_tokens_; }
 
  private:

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/safetensors/scoped_temp_dir.h"
 #include "services/safetensors/safetensors_writer.h"
 
 namespace r1rl::safetensors {
@@ -126,23 +127,6 @@ std::string ReadAll(const std::string& path) {
   s << in.rdbuf();
   return s.str();
 }
-
-// A fresh directory under the test temp dir, removed with everything in it.
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    std::string templ = testing::TempDir() + "safetensors_test_XXXXXX";
-    if (mkdtemp(templ.data()) != nullptr) path_ = templ;
-  }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // An 8-byte length, `header`, then `data_size` zero bytes.
 std::string MakeFile(const std::string& header, size_t data_size) {

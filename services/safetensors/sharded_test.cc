@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/safetensors/scoped_temp_dir.h"
 #include "nlohmann/json.hpp"
 #include "services/safetensors/safetensors_writer.h"
 
@@ -44,23 +45,6 @@ std::vector<TensorView> Views(const std::vector<OwnedTensor>& tensors) {
   for (const OwnedTensor& t : tensors) views.push_back(t.view());
   return views;
 }
-
-// A fresh directory under the test temp dir, removed with everything in it.
-class ScopedTempDir {
- public:
-  ScopedTempDir() {
-    std::string templ = testing::TempDir() + "sharded_test_XXXXXX";
-    if (mkdtemp(templ.data()) != nullptr) path_ = templ;
-  }
-  ~ScopedTempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
