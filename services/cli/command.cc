@@ -19,9 +19,21 @@ absl::StatusOr<config::Config> ConfigFlags::Load(const std::vector<std::string>&
   return config::Config::Load(files, all);
 }
 
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
 int Fail(const std::string& command, const absl::Status& status) {
   std::cerr << "r1rl " << command << ": " << status.message() << "\n";
-  return 1;
+  return ExitCodeFor(status);
 }
 
 void SetUpLogging(const std::string& level) {

@@ -4,7 +4,9 @@
 // Conventions every subcommand keeps: JSON or data on stdout, logs and errors on stderr;
 // `--config FILE` (repeatable) and `--set key.path=value` (repeatable) load the one
 // configuration format (services/config); flags a subcommand offers are shorthands for
-// config keys and win over files. Errors print "r1rl <command>: <message>" and exit 1.
+// config keys and win over files. Errors print "r1rl <command>: <message>" and exit 2 when
+// the input is at fault (bad config key or value, bad dataset line, missing file, checkpoint
+// of another shape), 1 otherwise.
 #ifndef R1RL_SERVICES_CLI_COMMAND_H_
 #define R1RL_SERVICES_CLI_COMMAND_H_
 
@@ -33,7 +35,9 @@ struct ConfigFlags {
   absl::StatusOr<config::Config> Load(const std::vector<std::string>& extra = {}) const;
 };
 
-// Prints "r1rl <command>: <status message>" to stderr and returns 1.
+// 2 for InvalidArgument / NotFound / OutOfRange / FailedPrecondition (bad input), else 1.
+int ExitCodeFor(const absl::Status& status);
+// Prints "r1rl <command>: <status message>" to stderr and returns ExitCodeFor(status).
 int Fail(const std::string& command, const absl::Status& status);
 
 // Sends spdlog output to stderr at the given level name.
@@ -44,6 +48,8 @@ void RegisterConfig(CLI::App& root, CommandResult* result);
 void RegisterTokenize(CLI::App& root, CommandResult* result);
 void RegisterGenerate(CLI::App& root, CommandResult* result);
 void RegisterInitModel(CLI::App& root, CommandResult* result);
+void RegisterDemo(CLI::App& root, CommandResult* result);
+void RegisterSft(CLI::App& root, CommandResult* result);
 
 }  // namespace r1rl::cli
 

@@ -1,6 +1,9 @@
 // r1rl: one command line for the whole project. Each subcommand lives in its own file.
 #include <CLI/CLI.hpp>
 
+#include <exception>
+#include <iostream>
+
 #include "services/cli/command.h"
 
 int main(int argc, char** argv) {
@@ -13,6 +16,14 @@ int main(int argc, char** argv) {
   r1rl::cli::RegisterTokenize(app, &result);
   r1rl::cli::RegisterGenerate(app, &result);
   r1rl::cli::RegisterInitModel(app, &result);
-  CLI11_PARSE(app, argc, argv);
+  r1rl::cli::RegisterDemo(app, &result);
+  r1rl::cli::RegisterSft(app, &result);
+  try {
+    CLI11_PARSE(app, argc, argv);
+  } catch (const std::exception& e) {
+    // A bug, not bad input (bad input is reported as a status): say so and exit 1.
+    std::cerr << "r1rl: internal error: " << e.what() << "\n";
+    return 1;
+  }
   return result.exit_code;
 }

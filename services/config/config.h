@@ -34,6 +34,12 @@ class Config {
   // Applies one "a.b=value" override on top of this config.
   [[nodiscard]] absl::Status Set(const std::string& assignment);
 
+  // Every key `other` set (in a file or override) replaces this config's value: layers a
+  // user's files over built-in defaults.
+  void Merge(const Config& other) {
+    for (const auto& [path, value] : other.values_) values_[path] = value;
+  }
+
   bool GetBool(const std::string& path) const;
   int64_t GetInt(const std::string& path) const;
   double GetDouble(const std::string& path) const;

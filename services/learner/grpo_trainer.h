@@ -1,0 +1,78 @@
+// GrpoTrainer: one GRPO optimisation step per batch of rollouts.
+//
+//   GrpoTrainer trainer(&policy, options);
+//   ASSIGN_OR_RETURN(Metrics m, trainer.Step(&rollouts, /*group_size=*/8));
+//
+// A step: rewards -> group advantages (optionally minus a KL penalty folded into the reward)
+// -> `ppo_epochs` passes over `mini_batches` mini-batches, each one optimizer step (its rows
+// processed `micro_batch_size` at a time, gradients accumulated) -> the reference replaced
+// by the current policy every `ref_update_every` steps. The ratio is taken against the
+// behaviour log-probs the sampler recorded (grpo_loss.h has the formulas).
+//
+// Metrics of a step (names as written to metrics.jsonl): loss, policy_loss, kl, entropy,
+// clip_frac_low, clip_frac_high, grad_norm, lr, advantage_abs_mean, zero_variance_groups,
+// logprob_gap_mean / logprob_gap_max (|learner - behaviour| on the first mini-batch, before
+// any update: where the two should agree), policy_lag_mean/max, tokens, learn_seconds.
+//
+// Thread-safety: one Step at a time; Step drives the policy's module.
+#ifndef R1RL_SERVICES_LEARNER_GRPO_TRAINER_H_
+#define R1RL_SERVICES_LEARNER_GRPO_TRAINER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/learner/advantages.h"
+#include "services/learner/grpo_loss.h"
+#include "services/learner/optimizer.h"
+#include "services/learner/rollout.h"
+#include "services/model/policy.h"
+
+namespace r1rl::learner {
+
+struct GrpoTrainerOptions {
+  GrpoLossOptions loss;
+  AdvantageOptions advantage;
+  OptimizerOptions optimizer;
+  int64_t ppo_epochs = 1;
+  int64_t mini_batches = 1;
+  int64_t micro_batch_size = 0;  // rows per forward/backward; 0 = a whole mini-batch
+  int64_t ref_update_every = 0;  // 0 = never
+  double temperature = 1.0;      // the sampler's: log-probs are taken at it
+  int32_t pad_id = 0;
+  uint64_t seed = 0;             // mini-batch shuffling
+};
+
+// Range checks on every field; InvalidArgument naming the field and the value.
+absl::Status ValidateGrpoOptions(const GrpoTrainerOptions& options);
+
+class GrpoTrainer {
+ public:
+  // `policy` must outlive the trainer. When the loss needs a reference (beta > 0) the
+  // trainer keeps a frozen copy of the policy as it is now.
+  static absl::StatusOr<std::unique_ptr<GrpoTrainer>> Create(model::Policy* policy,
+                                                             const GrpoTrainerOptions& options);
+
+  // `rollouts` hold whole groups of `group_size`, group-major, rewards set. Fills each
+  // rollout's advantage.
+  absl::StatusOr<Metrics> Step(std::vector<Rollout>* rollouts, int64_t group_size);
+
+  int64_t steps_done() const { return steps_; }
+  Optimizer& optimizer() { return *optimizer_; }
+
+ private:
+  GrpoTrainer(model::Policy* policy, const GrpoTrainerOptions& options);
+
+  model::Policy* policy_;
+  GrpoTrainerOptions options_;
+  std::unique_ptr<model::Policy> reference_;
+  std::unique_ptr<Optimizer> optimizer_;
+  int64_t steps_ = 0;
+};
+
+// Copies every parameter of `from` into `to` (same config).
+void CopyWeights(const model::Policy& from, model::Policy* to);
+
+}  // namespace r1rl::learner
+
+#endif  // R1RL_SERVICES_LEARNER_GRPO_TRAINER_H_
