@@ -35,7 +35,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(CTEST_JOBS)
 
 demo: build
-	@bash scripts/demo.sh $(BUILD_DIR)
+	@bash scripts/demo.sh $(BUILD_DIR) $(ARGS)
 
 bench: build
 	@bash scripts/bench.sh $(BUILD_DIR)

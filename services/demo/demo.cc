@@ -589,13 +589,13 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
     svg << RenderSvg(plot, absl::StrFormat("r1rl demo%s: 3-digit addition, GRPO", o.zero ? " --zero" : ""));
   }
   const std::string summary = absl::StrFormat(
-      "Summary: a %d-parameter model %s learned 3-digit addition under rule-based rewards. "
+      "Summary: a %d-parameter model was trained %s on 3-digit addition with rule-based rewards. "
       "Held-out greedy accuracy on %d unseen problems went from %.1f%% when GRPO started to %.1f%% "
       "(checkpoint of step %d%s), with format %.1f%%; the base model scored %.1f%%. "
       "The run took %.0f s; metrics in %s/metrics.jsonl, the curves in %s/plot.svg, the final "
       "checkpoint in %s.\n",
-      mcfg.NumParameters(), o.zero ? "trained R1-Zero style (RL straight from the base model)"
-                                   : "after a cold-start SFT",
+      mcfg.NumParameters(), o.zero ? "R1-Zero style (GRPO straight from the base model)"
+                                   : "with GRPO after a cold-start SFT",
       o.test_size, 100 * result.heldout_before, 100 * result.heldout_after, result.selected_step,
       o.select_best ? ", chosen on a separate validation split" : "", 100 * result.format_after,
       100 * base.accuracy, result.seconds, o.run_dir, o.run_dir, final_dir);
