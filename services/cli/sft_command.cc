@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/cli/command.h"
+#include "services/learner/learner_config.h"
 #include "services/learner/sft_data.h"
 #include "services/learner/sft_trainer.h"
 #include "services/model/policy.h"
@@ -58,18 +59,10 @@ int RunSft(const SftFlags& flags) {
                              " tokens, more than the model's max_position_embeddings ", max_len)));
     }
   }
-  learner::OptimizerOptions opt;
-  opt.schedule.peak = cfg->GetDouble("sft.lr");
-  opt.schedule.total_steps = steps;
-  opt.schedule.warmup_steps = cfg->GetInt("optim.warmup_steps");
-  auto kind = learner::ParseLrScheduleKind(cfg->GetString("optim.schedule"));
-  if (!kind.ok()) return Fail("sft", kind.status());
-  opt.schedule.kind = *kind;
-  opt.schedule.min_ratio = cfg->GetDouble("optim.min_lr_ratio");
-  opt.weight_decay = cfg->GetDouble("optim.weight_decay");
-  opt.max_grad_norm = cfg->GetDouble("optim.max_grad_norm");
+  auto opt = learner::OptimizerOptionsFromConfig(*cfg, "sft.lr", steps);
+  if (!opt.ok()) return Fail("sft", opt.status());
   const int32_t pad = (*policy)->config().eos_token_ids.empty() ? 0 : static_cast<int32_t>(eos.front());
-  learner::SftTrainer trainer(policy->get(), opt, pad);
+  learner::SftTrainer trainer(policy->get(), *opt, pad);
   std::mt19937_64 rng(static_cast<uint64_t>(cfg->GetInt("generation.seed")));
   std::vector<size_t> order(data->size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;

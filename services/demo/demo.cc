@@ -18,6 +18,7 @@
 #include "services/demo/arithmetic_task.h"
 #include "services/demo/svg_plot.h"
 #include "services/learner/grpo_trainer.h"
+#include "services/learner/learner_config.h"
 #include "services/learner/sft_trainer.h"
 #include "services/model/causal_lm.h"
 #include "services/model/generator.h"
@@ -65,10 +66,6 @@ absl::Status SaveCheckpoint(const model::Policy& policy, const tokenizer::CharTo
   return absl::OkStatus();
 }
 
-std::vector<int32_t> Encode(const tokenizer::Tokenizer& tok, const std::string& text) {
-  return tok.Encode(text);
-}
-
 struct EvalResult {
   double accuracy = 0.0, format = 0.0, length = 0.0;
 };
@@ -82,7 +79,7 @@ absl::StatusOr<EvalResult> Evaluate(model::Policy* policy, const tokenizer::Toke
   g.max_batch = 256;
   model::Generator gen(policy, &tok, g);
   std::vector<std::vector<int32_t>> prompts;
-  for (const Problem& p : problems) prompts.push_back(Encode(tok, ArithmeticTask::PromptText(p)));
+  for (const Problem& p : problems) prompts.push_back(tok.Encode(ArithmeticTask::PromptText(p)));
   ASSIGN_OR_RETURN(auto completions, gen.Generate(prompts, 1));
   EvalResult r;
   for (const model::Completion& c : completions) {
@@ -127,7 +124,7 @@ absl::Status Pretrain(const DemoOptions& o, const ArithmeticTask& task,
     std::vector<learner::SftExample> batch(o.pretrain_batch);
     for (auto& ex : batch) {
       Problem p = task.SampleTrain(rng);
-      std::vector<int32_t> ids = Encode(tok, ArithmeticTask::PromptText(p) +
+      std::vector<int32_t> ids = tok.Encode(ArithmeticTask::PromptText(p) +
                                                  ArithmeticTask::CompletionText(
                                                      p, ArithmeticTask::SampleKind(rng), rng));
       ex.prompt_ids = {ids[0]};
@@ -153,8 +150,8 @@ absl::Status ColdStartSft(const DemoOptions& o, const ArithmeticTask& task,
   std::vector<learner::SftExample> data(o.sft_examples);
   for (auto& ex : data) {
     Problem p = task.SampleTrain(rng);
-    ex.prompt_ids = Encode(tok, ArithmeticTask::PromptText(p));
-    ex.response_ids = Encode(tok, ArithmeticTask::CompletionText(p, TextKind::kScratchpad, rng));
+    ex.prompt_ids = tok.Encode(ArithmeticTask::PromptText(p));
+    ex.response_ids = tok.Encode(ArithmeticTask::CompletionText(p, TextKind::kScratchpad, rng));
   }
   learner::SftTrainer trainer(policy, AdamW(o.sft_lr, o.sft_steps, 0), kPadId);
   const auto start = Clock::now();
@@ -224,6 +221,18 @@ void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
   s["integrity/answer_extraction_failures"] = no_answer / n;
 }
 
+// Whether a group's format + accuracy rewards differ (the dynamic-sampling test).
+bool GroupHasSignal(const Problem& problem, const std::vector<model::Completion>& completions,
+                    int64_t first, int64_t size) {
+  std::vector<double> rewards;
+  for (int64_t k = first; k < first + size; ++k) {
+    const model::Completion& c = completions[k];
+    Grade g = GradeCompletion(problem, c.text);
+    rewards.push_back(g.accuracy + (c.finish_reason == model::FinishReason::kStop ? g.format : 0));
+  }
+  return learner::GroupHasSignal(rewards);
+}
+
 // Weights the sampler should use, published by the learner after each step.
 struct WeightBoard {
   std::mutex mu;
@@ -257,7 +266,7 @@ absl::Status SampleLoop(const DemoOptions& o, const ArithmeticTask& task,
       std::vector<std::vector<int32_t>> prompts;
       for (int64_t i = 0; i < need; ++i) {
         problems.push_back(task.SampleTrain(rng));
-        prompts.push_back(Encode(tok, ArithmeticTask::PromptText(problems.back())));
+        prompts.push_back(tok.Encode(ArithmeticTask::PromptText(problems.back())));
       }
       model::GenerationOptions g;
       g.temperature = o.temperature;
@@ -267,16 +276,11 @@ absl::Status SampleLoop(const DemoOptions& o, const ArithmeticTask& task,
       model::Generator gen(sampler_policy, &tok, g);
       ASSIGN_OR_RETURN(auto completions, gen.Generate(prompts, o.group_size));
       batch.generated_tokens += gen.last_generated_tokens();
-      // Grade here only to decide which groups to keep; the grader thread grades for real.
       for (int64_t p = 0; p < need; ++p) {
-        std::vector<double> rewards;
-        for (int64_t k = 0; k < o.group_size; ++k) {
-          const model::Completion& c = completions[p * o.group_size + k];
-          Grade gr = GradeCompletion(problems[p], c.text);
-          rewards.push_back(gr.accuracy + (c.finish_reason == model::FinishReason::kStop ? gr.format : 0));
-        }
+        // Dynamic sampling grades here only to decide which groups to keep; the grader
+        // thread computes the rewards the learner uses.
         const bool last_round = round == o.max_resample_rounds;
-        if (o.dynamic_sampling && !learner::GroupHasSignal(rewards) && !last_round) {
+        if (o.dynamic_sampling && !last_round && !GroupHasSignal(problems[p], completions, p * o.group_size, o.group_size)) {
           ++batch.groups_dropped;
           continue;
         }
@@ -313,41 +317,9 @@ std::string JsonLine(const learner::Metrics& m) {
 
 }  // namespace
 
-absl::StatusOr<learner::GrpoTrainerOptions> GrpoOptionsFromConfig(const config::Config& cfg) {
-  learner::GrpoTrainerOptions t;
-  t.loss.eps_low = cfg.GetDouble("grpo.eps_low");
-  t.loss.eps_high = cfg.GetDouble("grpo.eps_high");
-  t.loss.beta = cfg.GetDouble("grpo.beta");
-  ASSIGN_OR_RETURN(t.loss.kl_estimator, learner::ParseKlEstimator(cfg.GetString("grpo.kl_estimator")));
-  t.loss.kl_in_loss = !cfg.GetBool("grpo.kl_in_reward");
-  ASSIGN_OR_RETURN(t.loss.aggregation,
-                   learner::ParseLossAggregation(cfg.GetString("grpo.loss_aggregation")));
-  t.loss.max_response_length = cfg.GetInt("grpo.max_response_length");
-  if (t.loss.max_response_length == 0) t.loss.max_response_length = cfg.GetInt("generation.max_new_tokens");
-  t.loss.tis_cap = cfg.GetDouble("grpo.tis_cap");
-  t.loss.sequence_ratio = cfg.GetBool("grpo.sequence_ratio");
-  t.advantage.scale_rewards = cfg.GetBool("grpo.scale_rewards");
-  t.ppo_epochs = cfg.GetInt("grpo.ppo_epochs");
-  t.mini_batches = cfg.GetInt("grpo.mini_batches");
-  t.micro_batch_size = cfg.GetInt("grpo.micro_batch_size");
-  t.ref_update_every = cfg.GetInt("grpo.ref_update_every");
-  t.temperature = cfg.GetDouble("generation.temperature");
-  t.seed = static_cast<uint64_t>(cfg.GetInt("generation.seed"));
-  t.optimizer.schedule.peak = cfg.GetDouble("optim.lr");
-  t.optimizer.schedule.warmup_steps = cfg.GetInt("optim.warmup_steps");
-  ASSIGN_OR_RETURN(t.optimizer.schedule.kind, learner::ParseLrScheduleKind(cfg.GetString("optim.schedule")));
-  t.optimizer.schedule.min_ratio = cfg.GetDouble("optim.min_lr_ratio");
-  t.optimizer.schedule.decay_start = cfg.GetDouble("optim.decay_start");
-  t.optimizer.schedule.total_steps = cfg.GetInt("grpo.steps");
-  t.optimizer.weight_decay = cfg.GetDouble("optim.weight_decay");
-  t.optimizer.max_grad_norm = cfg.GetDouble("optim.max_grad_norm");
-  RETURN_IF_ERROR(learner::ValidateGrpoOptions(t));
-  return t;
-}
-
 absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg) {
   DemoOptions o;
-  ASSIGN_OR_RETURN(o.trainer, GrpoOptionsFromConfig(cfg));
+  ASSIGN_OR_RETURN(o.trainer, learner::GrpoOptionsFromConfig(cfg));
   o.run_dir = cfg.GetString("demo.run_dir");
   o.seed = static_cast<uint64_t>(cfg.GetInt("demo.seed"));
   o.base_checkpoint = cfg.GetString("demo.base_checkpoint");

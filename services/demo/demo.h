@@ -55,9 +55,6 @@ struct DemoOptions {
 // InvalidArgument naming the key and value for out-of-range values.
 absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg);
 
-// The GRPO trainer's options from grpo.* and optim.* (shared with the learner service).
-absl::StatusOr<learner::GrpoTrainerOptions> GrpoOptionsFromConfig(const config::Config& cfg);
-
 struct DemoResult {
   double heldout_before = 0.0;  // test accuracy when GRPO starts
   double heldout_after = 0.0;   // test accuracy of the final checkpoint

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/status/status_macros.h"
 
 namespace r1rl::learner {
 namespace {
@@ -75,15 +76,11 @@ absl::StatusOr<GrpoLossResult> GrpoLoss(const GrpoLossInputs& in, const GrpoLoss
     return absl::InvalidArgumentError("GRPO loss: logprobs must be a (B, T) tensor");
   }
   const torch::Tensor& l = in.logprobs;
-  if (auto s = CheckShape(in.behaviour_logprobs, "behaviour_logprobs", l); !s.ok()) return s;
-  if (auto s = CheckShape(in.mask, "mask", l); !s.ok()) return s;
-  if (in.old_logprobs.defined()) {
-    if (auto s = CheckShape(in.old_logprobs, "old_logprobs", l); !s.ok()) return s;
-  }
+  RETURN_IF_ERROR(CheckShape(in.behaviour_logprobs, "behaviour_logprobs", l));
+  RETURN_IF_ERROR(CheckShape(in.mask, "mask", l));
+  if (in.old_logprobs.defined()) RETURN_IF_ERROR(CheckShape(in.old_logprobs, "old_logprobs", l));
   const bool use_kl = opt.beta > 0.0 && opt.kl_in_loss;
-  if (use_kl) {
-    if (auto s = CheckShape(in.ref_logprobs, "ref_logprobs", l); !s.ok()) return s;
-  }
+  if (use_kl) RETURN_IF_ERROR(CheckShape(in.ref_logprobs, "ref_logprobs", l));
   if (!in.advantages.defined() || in.advantages.dim() != 1 ||
       in.advantages.size(0) != l.size(0)) {
     return absl::InvalidArgumentError(
