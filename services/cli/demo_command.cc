@@ -1,8 +1,10 @@
-// `r1rl demo [--zero] [--pretrain DIR] [--steps N] [--run-dir DIR] [--config F] [--set k=v]`:
+// `r1rl demo [--zero] [--from-scratch] [--pretrain DIR] [--steps N] [--run-dir DIR] [--config F] [--set k=v]`:
 // the embedded demo (services/demo/demo.h). Defaults are configs/demo.yaml, built in.
+#include <filesystem>
 #include <iostream>
 
 #include "services/cli/command.h"
+#include "absl/strings/str_cat.h"
 #include "services/cli/demo_defaults.h"
 #include "services/demo/demo.h"
 #include "services/runtime/blas_probe.h"
@@ -11,9 +13,37 @@
 namespace r1rl::cli {
 namespace {
 
+constexpr char kBaseKey[] = "demo.base_checkpoint";
+
+bool HasModel(const std::filesystem::path& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(dir / "config.json", ec);
+}
+
+// Where the base model comes from. A folder the user named must hold a model (NotFound
+// otherwise: never a silent fallback). The built-in default (the shipped assets/demo-base)
+// is looked up in the working directory, then in the source tree; when neither has it the
+// demo pre-trains its own base model and says so.
+absl::StatusOr<std::string> ResolveBase(const config::Config& merged, const config::Config& user) {
+  const std::string base = merged.GetString(kBaseKey);
+  if (base.empty()) return base;
+  if (user.IsSet(kBaseKey)) {
+    if (HasModel(base)) return base;
+    return absl::NotFoundError(absl::StrCat(kBaseKey, " = ", base,
+                                            ": no config.json there (write a base model with "
+                                            "`r1rl demo --pretrain ", base, "`)"));
+  }
+  if (HasModel(base)) return base;
+  const std::filesystem::path in_source = std::filesystem::path(kSourceDir) / base;
+  if (std::filesystem::path(base).is_relative() && HasModel(in_source)) return in_source.string();
+  std::cout << "no shipped base model at " << base << ": the demo pre-trains its own\n";
+  return std::string();
+}
+
 struct DemoFlags {
   ConfigFlags config;
   bool zero = false;
+  bool from_scratch = false;
   std::string pretrain_dir;
   std::vector<std::string> extra;
 };
@@ -22,9 +52,16 @@ int RunDemoCommand(const DemoFlags& flags) {
   auto cfg = config::Config::FromYaml(kDemoDefaultsYaml, "configs/demo.yaml (built in)");
   if (!cfg.ok()) return Fail("demo", cfg.status());
   // The user's files and overrides on top of the built-in defaults.
-  auto user = flags.config.Load(flags.extra);
+  std::vector<std::string> overrides = flags.extra;
+  if (flags.from_scratch) overrides.push_back(absl::StrCat(kBaseKey, "=\"\""));
+  auto user = flags.config.Load(overrides);
   if (!user.ok()) return Fail("demo", user.status());
   cfg->Merge(*user);
+  if (flags.pretrain_dir.empty()) {
+    auto base = ResolveBase(*cfg, *user);
+    if (!base.ok()) return Fail("demo", base.status());
+    if (auto s = cfg->Set(absl::StrCat(kBaseKey, "=\"", *base, "\"")); !s.ok()) return Fail("demo", s);
+  }
   SetUpLogging(cfg->GetString("runtime.log_level"));
   runtime::ConfigureThreads(cfg->GetInt("runtime.threads"));
   runtime::LogBlasAtStartup();
@@ -50,6 +87,9 @@ void RegisterDemo(CLI::App& root, CommandResult* result) {
       "demo", "Train the built-in model on 3-digit addition: pre-training, cold-start SFT, GRPO");
   flags->config.AddTo(cmd);
   cmd->add_flag("--zero", flags->zero, "R1-Zero: GRPO straight from the base model (no SFT)");
+  cmd->add_flag("--from-scratch", flags->from_scratch,
+                "Pre-train the base model in this run instead of loading the shipped one "
+                "(demo.base_checkpoint = \"\")");
   cmd->add_option("--pretrain", flags->pretrain_dir,
                   "Only pre-train the base model and write it to this folder");
   cmd->add_option_function<std::string>(

@@ -110,9 +110,20 @@ std::vector<KeySpec> BuildSchema() {
       {"demo.seed", T::kInt, "1", "Seed of the task's splits, the model's init and the data."},
       {"demo.base_checkpoint", T::kString, "\"\"",
        "Load the base model from this folder (written by `r1rl demo --pretrain DIR`) instead "
-       "of pre-training; ignored when the folder has no config.json."},
-      {"demo.pretrain_steps", T::kInt, "700", "Pre-training steps of 128 texts."},
+       "of pre-training (\"\": pre-train). configs/demo.yaml names the shipped "
+       "assets/demo-base, looked up in the working directory, then the source tree."},
+      {"demo.pretrain_steps", T::kInt, "800", "Pre-training steps of 128 texts."},
       {"demo.pretrain_lr", T::kDouble, "3e-3", "Pre-training peak learning rate (cosine to 10%)."},
+      {"demo.mix_scratchpad", T::kDouble, "0.30",
+       "Pre-training mixture: share of texts with the correct written scratchpad."},
+      {"demo.mix_corrupted", T::kDouble, "0.05",
+       "Pre-training mixture: share of scratchpads with one wrong column (carried into the answer)."},
+      {"demo.mix_direct", T::kDouble, "0.55",
+       "Pre-training mixture: share answering at once after an empty <think></think>; "
+       "untagged answers take the rest."},
+      {"demo.sft_scratchpad_share", T::kDouble, "0.4",
+       "Share of cold-start SFT examples that write the scratchpad (the rest answer with an "
+       "empty think); all are correctly formatted."},
       {"demo.eval_every", T::kInt, "10", "Greedy held-out evaluation every this many GRPO steps."},
       {"demo.select_best", T::kBool, "true",
        "The final checkpoint is the one with the best validation accuracy (a split kept apart "

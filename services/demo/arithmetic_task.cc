@@ -115,12 +115,18 @@ std::string ArithmeticTask::CompletionText(const Problem& p, TextKind kind, std:
   return "";
 }
 
-TextKind ArithmeticTask::SampleKind(std::mt19937_64& rng) {
+TextKind ArithmeticTask::SampleKind(const TextMix& mix, std::mt19937_64& rng) {
   const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-  if (u < 0.38) return TextKind::kScratchpad;
-  if (u < 0.43) return TextKind::kCorruptedScratchpad;
-  if (u < 0.90) return TextKind::kDirectAnswer;
+  if (u < mix.scratchpad) return TextKind::kScratchpad;
+  if (u < mix.scratchpad + mix.corrupted) return TextKind::kCorruptedScratchpad;
+  if (u < mix.scratchpad + mix.corrupted + mix.direct) return TextKind::kDirectAnswer;
   return TextKind::kUntagged;
+}
+
+bool WroteScratchpad(const std::string& text) {
+  if (text.rfind(kThink, 0) != 0) return false;
+  const size_t end = text.find(kThinkEnd);
+  return end == std::string::npos || end > kThink.size();
 }
 
 }  // namespace r1rl::demo

@@ -43,6 +43,16 @@ Grade GradeCompletion(const Problem& problem, const std::string& completion_text
 // Kinds of pre-training text (DEMO-NOTES: a minority shows the full procedure).
 enum class TextKind { kScratchpad, kCorruptedScratchpad, kDirectAnswer, kUntagged };
 
+// Shares of the pre-training mixture; untagged texts take the rest (1 - the three).
+struct TextMix {
+  double scratchpad = 0.30;
+  double corrupted = 0.05;
+  double direct = 0.55;
+};
+
+// Whether a completion wrote a non-empty <think> part (the scratchpad) before answering.
+bool WroteScratchpad(const std::string& completion_text);
+
 class ArithmeticTask {
  public:
   ArithmeticTask(uint64_t seed, int test_size, int validation_size);
@@ -59,8 +69,8 @@ class ArithmeticTask {
   // The completion text of each kind (the corrupted one gets one wrong column, carried into
   // the answer, chosen by rng).
   static std::string CompletionText(const Problem& p, TextKind kind, std::mt19937_64& rng);
-  // Pre-training mixture: scratchpad 38%, corrupted 5%, direct answer 47%, untagged 10%.
-  static TextKind SampleKind(std::mt19937_64& rng);
+  // A kind drawn from the pre-training mixture.
+  static TextKind SampleKind(const TextMix& mix, std::mt19937_64& rng);
 
  private:
   static int64_t Key(const Problem& p) { return p.a * 1000 + p.b; }

@@ -1,6 +1,7 @@
 // The demo task: texts, grading rules and splits.
 #include "services/demo/arithmetic_task.h"
 
+#include <map>
 #include <set>
 
 #include "gtest/gtest.h"
@@ -90,6 +91,25 @@ TEST(ArithmeticTask, TokenizerRoundTripsEveryKind) {
     EXPECT_LE(ids.size(), 48u);
     EXPECT_EQ(*tok->Decode(ids), text);
   }
+}
+
+TEST(ArithmeticTask, MixtureSharesAreHonoured) {
+  std::mt19937_64 rng(11);
+  TextMix mix{0.25, 0.05, 0.6};
+  std::map<TextKind, int> counts;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) ++counts[ArithmeticTask::SampleKind(mix, rng)];
+  EXPECT_NEAR(counts[TextKind::kScratchpad] / double(n), 0.25, 0.015);
+  EXPECT_NEAR(counts[TextKind::kCorruptedScratchpad] / double(n), 0.05, 0.01);
+  EXPECT_NEAR(counts[TextKind::kDirectAnswer] / double(n), 0.6, 0.015);
+  EXPECT_NEAR(counts[TextKind::kUntagged] / double(n), 0.1, 0.01);
+}
+
+TEST(ArithmeticTask, TellsWhetherTheScratchpadWasWritten) {
+  EXPECT_TRUE(WroteScratchpad("<think>7+5+0=12</think><answer>12</answer>"));
+  EXPECT_TRUE(WroteScratchpad("<think>7+5+0=12 4+8"));  // truncated while thinking
+  EXPECT_FALSE(WroteScratchpad("<think></think><answer>632</answer>"));
+  EXPECT_FALSE(WroteScratchpad("632"));
 }
 
 TEST(SvgPlot, DrawsEveryPanel) {

@@ -68,6 +68,8 @@ absl::Status SaveCheckpoint(const model::Policy& policy, const tokenizer::CharTo
 
 struct EvalResult {
   double accuracy = 0.0, format = 0.0, length = 0.0;
+  double think_share = 0.0;       // completions that wrote the scratchpad
+  double think_accuracy = 0.0;    // accuracy among those (0 when none did)
 };
 
 // Greedy decoding on `problems`.
@@ -88,8 +90,14 @@ absl::StatusOr<EvalResult> Evaluate(model::Policy* policy, const tokenizer::Toke
     r.accuracy += grade.accuracy;
     r.format += grade.format;
     r.length += static_cast<double>(c.token_ids.size());
+    if (WroteScratchpad(c.text)) {
+      r.think_share += 1;
+      r.think_accuracy += grade.accuracy;
+    }
   }
   const double n = static_cast<double>(completions.size());
+  r.think_accuracy = r.think_share > 0 ? r.think_accuracy / r.think_share : 0.0;
+  r.think_share /= n;
   r.accuracy /= n;
   r.format /= n;
   r.length /= n;
@@ -126,7 +134,7 @@ absl::Status Pretrain(const DemoOptions& o, const ArithmeticTask& task,
       Problem p = task.SampleTrain(rng);
       std::vector<int32_t> ids = tok.Encode(ArithmeticTask::PromptText(p) +
                                                  ArithmeticTask::CompletionText(
-                                                     p, ArithmeticTask::SampleKind(rng), rng));
+                                                     p, ArithmeticTask::SampleKind(o.mix, rng), rng));
       ex.prompt_ids = {ids[0]};
       ex.response_ids.assign(ids.begin() + 1, ids.end());
     }
@@ -151,7 +159,9 @@ absl::Status ColdStartSft(const DemoOptions& o, const ArithmeticTask& task,
   for (auto& ex : data) {
     Problem p = task.SampleTrain(rng);
     ex.prompt_ids = tok.Encode(ArithmeticTask::PromptText(p));
-    ex.response_ids = tok.Encode(ArithmeticTask::CompletionText(p, TextKind::kScratchpad, rng));
+    const bool think = std::uniform_real_distribution<double>(0.0, 1.0)(rng) < o.sft_scratchpad_share;
+    ex.response_ids = tok.Encode(ArithmeticTask::CompletionText(
+        p, think ? TextKind::kScratchpad : TextKind::kDirectAnswer, rng));
   }
   learner::SftTrainer trainer(policy, AdamW(o.sft_lr, o.sft_steps, 0), kPadId);
   const auto start = Clock::now();
@@ -183,7 +193,7 @@ struct RolloutBatch {
 // statistics of the step.
 void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
   double fmt = 0, acc = 0, len = 0, len_max = 0, trunc = 0, fmt_wrong = 0, no_answer = 0, rsum = 0,
-         rsq = 0;
+         rsq = 0, think = 0;
   for (size_t i = 0; i < batch->completions.size(); ++i) {
     const model::Completion& c = batch->completions[i];
     learner::Rollout& r = batch->rollouts[i];
@@ -204,6 +214,7 @@ void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
     trunc += truncated;
     fmt_wrong += g.format > 0 && g.accuracy == 0;
     no_answer += !g.answer_found;
+    think += WroteScratchpad(c.text);
     rsum += r.reward;
     rsq += r.reward * r.reward;
   }
@@ -217,6 +228,7 @@ void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
   s["response_length"] = len / n;
   s["response_length_max"] = len_max;
   s["truncation_ratio"] = trunc / n;
+  s["scratchpad_share"] = think / n;
   s["integrity/format_without_correct_answer"] = fmt_wrong / n;
   s["integrity/answer_extraction_failures"] = no_answer / n;
 }
@@ -325,6 +337,10 @@ absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg) {
   o.base_checkpoint = cfg.GetString("demo.base_checkpoint");
   o.pretrain_steps = cfg.GetInt("demo.pretrain_steps");
   o.pretrain_lr = cfg.GetDouble("demo.pretrain_lr");
+  o.mix.scratchpad = cfg.GetDouble("demo.mix_scratchpad");
+  o.mix.corrupted = cfg.GetDouble("demo.mix_corrupted");
+  o.mix.direct = cfg.GetDouble("demo.mix_direct");
+  o.sft_scratchpad_share = cfg.GetDouble("demo.sft_scratchpad_share");
   o.sft_examples = cfg.GetInt("sft.examples");
   o.sft_steps = cfg.GetInt("sft.steps");
   o.sft_batch = cfg.GetInt("sft.batch_size");
@@ -355,6 +371,19 @@ absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg) {
   if (o.sft_steps < 0 || o.sft_examples < 1 || o.sft_batch < 1) {
     return bad("sft.steps/examples/batch_size", o.sft_steps, "steps >= 0, examples and batch_size >= 1");
   }
+  for (const auto& [key, v] : {std::pair<const char*, double>{"demo.mix_scratchpad", o.mix.scratchpad},
+                               {"demo.mix_corrupted", o.mix.corrupted},
+                               {"demo.mix_direct", o.mix.direct},
+                               {"demo.sft_scratchpad_share", o.sft_scratchpad_share}}) {
+    if (!(v >= 0.0 && v <= 1.0)) {
+      return absl::InvalidArgumentError(absl::StrCat(key, " = ", v, ": a share must be in [0, 1]"));
+    }
+  }
+  if (o.mix.scratchpad + o.mix.corrupted + o.mix.direct > 1.0 + 1e-9) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "demo.mix_scratchpad + demo.mix_corrupted + demo.mix_direct = ",
+        o.mix.scratchpad + o.mix.corrupted + o.mix.direct, ": the shares must sum to at most 1"));
+  }
   if (o.eval_every < 1) return bad("demo.eval_every", o.eval_every, "must be >= 1");
   if (o.test_size < 1 || o.validation_size < 1) {
     return bad("demo.test_problems/validation_problems", std::min(o.test_size, o.validation_size), "must be >= 1");
@@ -370,7 +399,9 @@ absl::Status PretrainBase(const DemoOptions& o, const std::string& dir, std::ost
                          policy->config().NumParameters(), o.pretrain_steps);
   RETURN_IF_ERROR(Pretrain(o, task, *tok, policy.get(), out));
   ASSIGN_OR_RETURN(EvalResult e, Evaluate(policy.get(), *tok, task.test(), o.max_new_tokens));
-  out << absl::StrFormat("  base model: held-out accuracy %.3f, format %.3f\n", e.accuracy, e.format);
+  out << absl::StrFormat(
+      "  base model: held-out accuracy %.3f, format %.3f, scratchpad written %.3f (accuracy %.3f when written)\n",
+      e.accuracy, e.format, e.think_share, e.think_accuracy);
   return SaveCheckpoint(*policy, *tok, nullptr, dir);
 }
 
@@ -394,7 +425,11 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
 
   // Stage 1: the base model.
   std::unique_ptr<model::Policy> policy;
-  if (!o.base_checkpoint.empty() && fs::exists(o.base_checkpoint + "/config.json")) {
+  if (!o.base_checkpoint.empty()) {
+    if (!fs::exists(o.base_checkpoint + "/config.json")) {
+      return absl::NotFoundError(absl::StrCat("demo.base_checkpoint = ", o.base_checkpoint,
+                                              ": no config.json there"));
+    }
     out << "[1/" << stages << "] loading the base model from " << o.base_checkpoint << "\n";
     ASSIGN_OR_RETURN(policy, model::Policy::Load(o.base_checkpoint, {}));
     if (policy->config().vocab_size != mcfg.vocab_size ||
@@ -414,8 +449,10 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
   }
   RETURN_IF_ERROR(SaveCheckpoint(*policy, *tok, nullptr, o.run_dir + "/checkpoints/base"));
   ASSIGN_OR_RETURN(EvalResult base, Evaluate(policy.get(), *tok, task.test(), o.max_new_tokens));
-  out << absl::StrFormat("  base model: held-out accuracy %.3f, format %.3f, length %.1f  (%.0f s)\n",
-                         base.accuracy, base.format, base.length, Since(run_start))
+  out << absl::StrFormat(
+      "  base model: held-out accuracy %.3f, format %.3f, length %.1f, scratchpad written %.3f "
+      "(accuracy %.3f when written)  (%.0f s)\n",
+      base.accuracy, base.format, base.length, base.think_share, base.think_accuracy, Since(run_start))
       << std::flush;
 
   // Stage 2: cold start.
@@ -449,6 +486,8 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
     (*m)["heldout_accuracy"] = test.accuracy;
     (*m)["heldout_format"] = test.format;
     (*m)["heldout_response_length"] = test.length;
+    (*m)["heldout_scratchpad_share"] = test.think_share;
+    (*m)["heldout_scratchpad_accuracy"] = test.think_accuracy;
     (*m)["validation_accuracy"] = val.accuracy;
     plot[1].points.emplace_back(step, test.accuracy);
     if (val.accuracy > best_val) {
@@ -471,8 +510,10 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
   first["step"] = 0;
   RETURN_IF_ERROR(evaluate_step(0, &first));
   result.heldout_before = first["heldout_accuracy"];
-  out << absl::StrFormat("  step 0: held-out accuracy %.3f, format %.3f, validation %.3f\n",
-                         first["heldout_accuracy"], first["heldout_format"], first["validation_accuracy"]);
+  out << absl::StrFormat(
+      "  step 0: held-out accuracy %.3f, format %.3f, scratchpad written %.3f, validation %.3f\n",
+      first["heldout_accuracy"], first["heldout_format"], first["heldout_scratchpad_share"],
+      first["validation_accuracy"]);
   metrics_file << JsonLine(first) << "\n" << std::flush;
 
   WeightBoard board;
@@ -530,7 +571,8 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
                            Bar(step, o.grpo_steps), step, o.grpo_steps, mm["reward"], mm["accuracy"],
                            mm["response_length"], mm["kl"], elapsed / step);
     if (mm.count("heldout_accuracy")) {
-      out << absl::StrFormat("  | held-out %.3f (validation %.3f)", mm["heldout_accuracy"],
+      out << absl::StrFormat("  | held-out %.3f, scratchpad %.2f (validation %.3f)",
+                             mm["heldout_accuracy"], mm["heldout_scratchpad_share"],
                              mm["validation_accuracy"]);
     }
     out << "\n" << std::flush;

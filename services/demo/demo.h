@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "services/config/config.h"
+#include "services/demo/arithmetic_task.h"
 #include "services/learner/grpo_trainer.h"
 
 namespace r1rl::demo {
@@ -33,11 +34,16 @@ struct DemoOptions {
   int64_t hidden_size = 128, layers = 3, heads = 4, intermediate_size = 344;
   // Stage 1.
   std::string base_checkpoint;  // load instead of pre-training when it exists
-  int64_t pretrain_steps = 700, pretrain_batch = 128;
+  int64_t pretrain_steps = 800, pretrain_batch = 128;
   double pretrain_lr = 3e-3;
+  TextMix mix;
   // Stage 2.
   int64_t sft_examples = 300, sft_steps = 40, sft_batch = 32;
   double sft_lr = 5e-4;
+  // Share of cold-start examples that write the scratchpad; the rest answer with an empty
+  // <think></think>. All are correctly formatted: the cold start teaches the format, GRPO
+  // finds out that thinking pays.
+  double sft_scratchpad_share = 0.4;
   // Stage 3.
   int64_t grpo_steps = 90, prompts_per_step = 16, group_size = 8, max_new_tokens = 40;
   double temperature = 1.0;
