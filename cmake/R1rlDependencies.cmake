@@ -11,6 +11,7 @@ find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(GINAC REQUIRED IMPORTED_TARGET ginac)
 find_package(ICU REQUIRED COMPONENTS uc i18n data)
 
 if(R1RL_BUILD_TESTS)

@@ -12,7 +12,7 @@ PACKAGES=(
   librocksdb-dev
   libcivetweb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libpcre2-dev libicu-dev
+  libpcre2-dev libicu-dev libginac-dev
   libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev

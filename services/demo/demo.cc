@@ -193,7 +193,7 @@ struct RolloutBatch {
 // statistics of the step.
 void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
   double fmt = 0, acc = 0, len = 0, len_max = 0, trunc = 0, fmt_wrong = 0, no_answer = 0, rsum = 0,
-         rsq = 0, think = 0;
+         rsq = 0, think = 0, fmt_sq = 0;
   for (size_t i = 0; i < batch->completions.size(); ++i) {
     const model::Completion& c = batch->completions[i];
     learner::Rollout& r = batch->rollouts[i];
@@ -208,7 +208,8 @@ void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
     r.reward_components["overlong"] = overlong;
     r.reward = g.format + g.accuracy + overlong;
     fmt += g.format;
-    acc += g.accuracy;
+    fmt_sq += g.format * g.format;
+    acc += g.accuracy;  // 0/1, so its square sums to the same
     len += c.token_ids.size();
     len_max = std::max<double>(len_max, c.token_ids.size());
     trunc += truncated;
@@ -224,6 +225,9 @@ void GradeBatch(const DemoOptions& o, RolloutBatch* batch) {
   s["reward_std"] = std::sqrt(std::max(0.0, rsq / n - (rsum / n) * (rsum / n)));
   s["reward/format"] = fmt / n;
   s["reward/accuracy"] = acc / n;
+  auto stddev = [&](double sum, double sq) { return std::sqrt(std::max(0.0, sq / n - (sum / n) * (sum / n))); };
+  s["reward/format_std"] = stddev(fmt, fmt_sq);
+  s["reward/accuracy_std"] = stddev(acc, acc);
   s["accuracy"] = acc / n;
   s["response_length"] = len / n;
   s["response_length_max"] = len_max;
