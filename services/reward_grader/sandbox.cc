@@ -140,6 +140,50 @@ void SetLimit(int resource, uint64_t value) {
   _exit(127);
 }
 
+void WriteHeader(int report, pid_t program, uint32_t bits) {
+  char rec[9] = {'H'};
+  const int32_t pid = static_cast<int32_t>(program);
+  memcpy(rec + 1, &pid, 4);
+  memcpy(rec + 5, &bits, 4);
+  WriteAll(report, rec, sizeof(rec));
+}
+
+void WriteStatus(int report, int status) {
+  char rec[5] = {'S'};
+  memcpy(rec + 1, &status, 4);
+  WriteAll(report, rec, sizeof(rec));
+}
+
+// PID 1 of the sandbox's PID namespace: runs the program as its child (so the program
+// keeps ordinary signal semantics: SIGXCPU and SIGSEGV are not ignored as they are for an
+// init), reaps whatever else dies, reports the program's status and exits, which makes the
+// kernel kill every process left in the namespace. Never returns.
+[[noreturn]] void Init(const std::vector<std::string>& argv, const std::string& scratch,
+                       const SandboxLimits& limits, int in, int out, int err, int report, bool root) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const pid_t program = ::fork();
+  if (program == 0) {
+    ::close(report);
+    ExecProgram(argv, scratch, limits, in, out, err, root);
+  }
+  ::close(in);
+  ::close(out);
+  ::close(err);
+  int status = 127 << 8;
+  while (program > 0) {
+    int st = 0;
+    const pid_t done = ::waitpid(-1, &st, 0);
+    if (done < 0 && errno == EINTR) continue;
+    if (done < 0) break;
+    if (done == program) {
+      status = st;
+      break;
+    }
+  }
+  WriteStatus(report, status);
+  _exit(0);
+}
+
 // The setup process: new session, namespaces, read-only mounts, then the program as its
 // child (PID 1 of the new PID namespace). Reports the program's pid and the protections,
 // then the program's wait status. Never returns.
@@ -170,21 +214,22 @@ void SetLimit(int resource, uint64_t value) {
       if (MakeFilesystemReadOnly(scratch)) bits |= kReadOnly;
     }
   }
+  const bool pid_namespace = bits & kPid;
   const pid_t program = ::fork();
-  if (program == 0) ExecProgram(argv, scratch, limits, in, out, err, root);
+  if (program == 0) {
+    if (pid_namespace) Init(argv, scratch, limits, in, out, err, report, root);
+    ExecProgram(argv, scratch, limits, in, out, err, root);
+  }
   ::close(in);
   ::close(out);
   ::close(err);
-  int32_t header[2] = {static_cast<int32_t>(program), static_cast<int32_t>(bits)};
-  WriteAll(report, header, sizeof(header));
-  int status = 0;
+  WriteHeader(report, program, bits);
+  int status = 127 << 8;
   if (program > 0) {
     while (::waitpid(program, &status, 0) < 0 && errno == EINTR) {
     }
-  } else {
-    status = 127 << 8;
   }
-  WriteAll(report, &status, sizeof(status));
+  if (!pid_namespace || program <= 0) WriteStatus(report, status);  // else Init reported it
   _exit(0);
 }
 
@@ -328,17 +373,22 @@ SandboxRun Sandbox::Run(const std::vector<std::string>& argv, const std::string&
       }
       if (p.fd == report[0]) {
         report_bytes.append(buf, static_cast<size_t>(r));
-        if (!rep.have_pid && report_bytes.size() >= 8) {
-          int32_t header[2];
-          memcpy(header, report_bytes.data(), 8);
-          rep.program = header[0];
-          rep.bits = static_cast<uint32_t>(header[1]);
-          rep.have_pid = true;
-          if (killed) ::kill(rep.program, SIGKILL);
-        }
-        if (!rep.have_status && report_bytes.size() >= 8 + sizeof(int)) {
-          memcpy(&rep.wait_status, report_bytes.data() + 8, sizeof(int));
-          rep.have_status = true;
+        // Records: 'H' pid bits (9 bytes), 'S' wait status (5 bytes), in any order.
+        while (!report_bytes.empty()) {
+          const size_t need = report_bytes[0] == 'H' ? 9 : 5;
+          if (report_bytes.size() < need) break;
+          if (report_bytes[0] == 'H') {
+            int32_t pid;
+            memcpy(&pid, report_bytes.data() + 1, 4);
+            memcpy(&rep.bits, report_bytes.data() + 5, 4);
+            rep.program = pid;
+            rep.have_pid = true;
+            if (killed) ::kill(rep.program, SIGKILL);
+          } else if (report_bytes[0] == 'S') {
+            memcpy(&rep.wait_status, report_bytes.data() + 1, 4);
+            rep.have_status = true;
+          }
+          report_bytes.erase(0, need);
         }
         continue;
       }

@@ -5,9 +5,10 @@
 //   if (run.ok()) use(run.stdout_text); else log(run.reason);
 //
 // Each run, in layers (each one the kernel allows; Probe() says which):
-//  - its own session and process group (setsid), and its own PID namespace: when the
-//    program's first process dies, the kernel kills every process it left behind, even one
-//    that escaped into a new session;
+//  - its own session and process group (setsid), and its own PID namespace whose init (a
+//    small process of ours, the program's parent) exits when the program does, so the
+//    kernel kills every process the program left behind, even one that escaped into a new
+//    session;
 //  - a new network namespace: no interface but a loopback that is down, so no connection
 //    reaches the host's ports;
 //  - a new mount namespace in which every mount is read-only except the scratch directory;
