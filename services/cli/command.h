@@ -50,6 +50,7 @@ void RegisterGenerate(CLI::App& root, CommandResult* result);
 void RegisterInitModel(CLI::App& root, CommandResult* result);
 void RegisterDemo(CLI::App& root, CommandResult* result);
 void RegisterSft(CLI::App& root, CommandResult* result);
+void RegisterGrade(CLI::App& root, CommandResult* result);
 
 }  // namespace r1rl::cli
 
