@@ -115,6 +115,16 @@ std::vector<KeySpec> BuildSchema() {
       {"reward.code_cpu_seconds", T::kDouble, "2.0", "Code: CPU seconds per test run."},
       {"reward.code_wall_seconds", T::kDouble, "5.0", "Code: wall seconds per test run."},
       {"reward.code_memory_mb", T::kInt, "1024", "Code: address-space limit per test run, MiB."},
+      // grader (the r1rl-reward-grader service)
+      {"grader.input", T::kString, "\"tcp://127.0.0.1:5556\"", "ZeroMQ endpoint rollout groups are pulled from."},
+      {"grader.input_bind", T::kBool, "false", "Bind grader.input (else connect to it)."},
+      {"grader.output", T::kString, "\"tcp://127.0.0.1:5557\"", "ZeroMQ endpoint graded groups are pushed to."},
+      {"grader.output_bind", T::kBool, "false", "Bind grader.output (else connect to it)."},
+      {"grader.grpc_address", T::kString, "\"0.0.0.0:50053\"",
+       "gRPC health checking and r1rl.v1.RewardGrader (port 0: any free port)."},
+      {"grader.threads", T::kInt, "2", "Grading threads."},
+      {"grader.max_message_bytes", T::kInt, "16777216", "Larger messages are counted as oversized and dropped."},
+      {"grader.id", T::kString, "\"\"", "This replica's name in status and graded groups (\"\": hostname-pid)."},
       // sft
       {"sft.lr", T::kDouble, "5e-4", "Peak learning rate of supervised fine-tuning (cosine to 10%)."},
       {"sft.steps", T::kInt, "40", "SFT optimizer steps."},

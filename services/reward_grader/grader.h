@@ -58,6 +58,7 @@ class Grader {
   explicit Grader(GraderOptions options);
   Grade Score(std::string_view response, const RewardSpec& spec) const;
   const GraderOptions& options() const { return options_; }
+  int64_t cas_timeouts() const { return cas_->timeouts(); }
 
  private:
   GraderOptions options_;

@@ -1,0 +1,229 @@
+#include "services/reward_grader/grader_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "r1rl/v1/grader.grpc.pb.h"
+#include "services/reward_grader/group_grading.h"
+#include "services/reward_grader/sandbox.h"
+#include "services/runtime/blocking_queue.h"
+
+namespace r1rl::reward {
+
+using Clock = std::chrono::steady_clock;
+
+struct GraderServer::State : public v1::RewardGrader::Service {
+  GraderServerOptions options;
+  std::unique_ptr<Grader> grader;
+  zmq::context_t context{1};
+  std::unique_ptr<zmq::socket_t> pull, push;
+  runtime::BlockingQueue<std::string> incoming{4}, outgoing{16};
+  std::vector<std::thread> threads;
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_port = 0;
+  std::atomic<bool> receiving{true};
+  std::atomic<int64_t> received{0}, graded{0}, samples{0};
+  mutable std::mutex mu;
+  std::map<std::string, int64_t> dropped;
+  Clock::time_point started = Clock::now();
+  bool shut_down = false;
+
+  void Count(const GroupOutcome& o) {
+    if (o.drop == Drop::kNone) {
+      ++graded;
+      samples += o.samples;
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++dropped[DropName(o.drop)];
+    }
+    spdlog::warn("grader {}: dropped a message ({}): {}", options.id, DropName(o.drop), o.reason);
+  }
+
+  // After Shutdown() it keeps taking what has already reached the socket, until the input
+  // is quiet for one receive timeout: messages the peers sent to this replica are graded.
+  void ReceiveLoop() {
+    while (true) {
+      zmq::message_t msg;
+      zmq::recv_result_t got;
+      try {
+        got = pull->recv(msg, zmq::recv_flags::none);  // ZMQ_RCVTIMEO bounds the wait
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) break;
+        continue;
+      }
+      if (!got) {
+        if (!receiving) break;
+        continue;
+      }
+      ++received;
+      if (!incoming.Push(msg.to_string())) break;
+    }
+    incoming.Close();
+  }
+
+  void GradeLoop() {
+    while (auto bytes = incoming.Pop()) {
+      std::string out;
+      GroupOutcome o = GradeMessage(*grader, options.id, *bytes, options.max_message_bytes, &out);
+      Count(o);
+      if (o.drop == Drop::kNone) outgoing.Push(std::move(out));
+    }
+  }
+
+  void SendLoop() {
+    while (auto bytes = outgoing.Pop()) {
+      while (true) {  // blocks (with retries) while no consumer is connected
+        try {
+          if (push->send(zmq::buffer(*bytes), zmq::send_flags::none)) break;
+        } catch (const zmq::error_t& e) {
+          if (e.num() == ETERM) return;
+        }
+      }
+    }
+  }
+
+  grpc::Status Status(grpc::ServerContext*, const v1::GraderStatusRequest*, v1::GraderStatus* out) override {
+    *out = Snapshot();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Grade(grpc::ServerContext*, const v1::RolloutGroup* in, v1::RolloutGroup* out) override {
+    *out = *in;
+    ++received;
+    GroupOutcome o = GradeGroup(*grader, options.id, out);
+    Count(o);
+    if (o.drop != Drop::kNone) return {grpc::StatusCode::INVALID_ARGUMENT, o.reason};
+    return grpc::Status::OK;
+  }
+
+  v1::GraderStatus Snapshot() const {
+    v1::GraderStatus s;
+    s.set_grader_id(options.id);
+    s.set_groups_received(received);
+    s.set_groups_graded(graded);
+    s.set_samples_graded(samples);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [k, v] : dropped) (*s.mutable_dropped())[k] = v;
+    }
+    s.set_cas_timeouts(grader->cas_timeouts());
+    s.set_sandbox_protections(Sandbox::Protections().Describe());
+    s.set_uptime_seconds(std::chrono::duration<double>(Clock::now() - started).count());
+    s.set_threads(options.threads);
+    return s;
+  }
+};
+
+absl::StatusOr<GraderServerOptions> GraderServerOptionsFromConfig(const config::Config& cfg) {
+  GraderServerOptions o;
+  auto grading = GraderOptionsFromConfig(cfg);
+  if (!grading.ok()) return grading.status();
+  o.grading = *grading;
+  o.input = cfg.GetString("grader.input");
+  o.input_bind = cfg.GetBool("grader.input_bind");
+  o.output = cfg.GetString("grader.output");
+  o.output_bind = cfg.GetBool("grader.output_bind");
+  o.grpc_address = cfg.GetString("grader.grpc_address");
+  o.id = cfg.GetString("grader.id");
+  const int64_t threads = cfg.GetInt("grader.threads");
+  if (threads < 1 || threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("grader.threads = ", threads, ": must be in 1..256"));
+  }
+  o.threads = static_cast<int>(threads);
+  const int64_t max_bytes = cfg.GetInt("grader.max_message_bytes");
+  if (max_bytes < 1024) {
+    return absl::InvalidArgumentError(absl::StrCat("grader.max_message_bytes = ", max_bytes, ": must be >= 1024"));
+  }
+  o.max_message_bytes = static_cast<size_t>(max_bytes);
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOptions options) {
+  auto state = std::make_unique<State>();
+  if (options.id.empty()) {
+    char host[256] = {0};
+    ::gethostname(host, sizeof(host) - 1);
+    options.id = absl::StrCat(host, "-", ::getpid());
+  }
+  state->options = options;
+  state->grader = std::make_unique<Grader>(options.grading);
+  try {
+    state->pull = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);
+    state->pull->set(zmq::sockopt::rcvtimeo, 100);
+    state->pull->set(zmq::sockopt::rcvhwm, 64);
+    state->push = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::push);
+    state->push->set(zmq::sockopt::sndtimeo, 100);
+    state->push->set(zmq::sockopt::linger, 5000);
+    if (options.input_bind) {
+      state->pull->bind(options.input);
+    } else {
+      state->pull->connect(options.input);
+    }
+    if (options.output_bind) {
+      state->push->bind(options.output);
+    } else {
+      state->push->connect(options.output);
+    }
+  } catch (const zmq::error_t& e) {
+    return absl::InvalidArgumentError(absl::StrCat("grader.input = ", options.input, ", grader.output = ",
+                                                   options.output, ": ", e.what()));
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &state->grpc_port);
+  builder.RegisterService(state.get());
+  state->grpc_server = builder.BuildAndStart();
+  if (!state->grpc_server || state->grpc_port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("grader.grpc_address = ", options.grpc_address,
+                                                   ": cannot listen there"));
+  }
+  State* s = state.get();
+  s->threads.emplace_back([s] { s->ReceiveLoop(); });
+  for (int i = 0; i < options.threads; ++i) s->threads.emplace_back([s] { s->GradeLoop(); });
+  s->threads.emplace_back([s] { s->SendLoop(); });
+  spdlog::info("grader {}: input {} ({}), output {} ({}), gRPC port {}, {} threads; sandbox {}", options.id,
+               options.input, options.input_bind ? "bind" : "connect", options.output,
+               options.output_bind ? "bind" : "connect", s->grpc_port, options.threads,
+               Sandbox::Protections().Describe());
+  return std::unique_ptr<GraderServer>(new GraderServer(std::move(state)));
+}
+
+GraderServer::GraderServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+GraderServer::~GraderServer() { Shutdown(); }
+
+void GraderServer::Shutdown() {
+  if (state_ == nullptr || state_->shut_down) return;
+  state_->shut_down = true;
+  state_->receiving = false;
+  // The receiver stops within its 100 ms receive timeout and closes `incoming`; graders
+  // drain it; then `outgoing` closes and the sender drains it.
+  const size_t graders = static_cast<size_t>(state_->options.threads);
+  state_->threads[0].join();
+  for (size_t i = 1; i <= graders; ++i) state_->threads[i].join();
+  state_->outgoing.Close();
+  state_->threads.back().join();
+  state_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  state_->pull->close();
+  state_->push->close();  // linger: queued messages still go out
+  spdlog::info("grader {}: stopped after {} groups graded", state_->options.id, state_->graded.load());
+}
+
+v1::GraderStatus GraderServer::Status() const { return state_->Snapshot(); }
+int GraderServer::grpc_port() const { return state_->grpc_port; }
+const std::string& GraderServer::id() const { return state_->options.id; }
+
+}  // namespace r1rl::reward
