@@ -13,6 +13,7 @@ PACKAGES=(
   libcivetweb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libpcre2-dev libicu-dev libginac-dev
+  prometheus
   libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev

@@ -122,6 +122,7 @@ std::vector<KeySpec> BuildSchema() {
       {"grader.output_bind", T::kBool, "false", "Bind grader.output (else connect to it)."},
       {"grader.grpc_address", T::kString, "\"0.0.0.0:50053\"",
        "gRPC health checking and r1rl.v1.RewardGrader (port 0: any free port)."},
+      {"grader.metrics_address", T::kString, "\"0.0.0.0:9103\"", "Prometheus /metrics (port 0: any free port)."},
       {"grader.threads", T::kInt, "2", "Grading threads."},
       {"grader.max_message_bytes", T::kInt, "16777216", "Larger messages are counted as oversized and dropped."},
       {"grader.id", T::kString, "\"\"", "This replica's name in status and graded groups (\"\": hostname-pid)."},

@@ -15,6 +15,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "r1rl/v1/grader.grpc.pb.h"
+#include "services/metrics/exposer.h"
+#include "services/metrics/metrics.h"
 #include "services/reward_grader/group_grading.h"
 #include "services/reward_grader/sandbox.h"
 #include "services/runtime/blocking_queue.h"
@@ -39,16 +41,48 @@ struct GraderServer::State : public v1::RewardGrader::Service {
   Clock::time_point started = Clock::now();
   bool shut_down = false;
 
+  // Prometheus metrics.
+  metrics::Registry registry;
+  metrics::Counter& m_received = registry.AddCounter("r1rl_grader_groups_received_total", "Rollout groups taken in (ZeroMQ and the Grade RPC).").Add({});
+  metrics::Counter& m_graded = registry.AddCounter("r1rl_grader_groups_graded_total", "Rollout groups graded and passed on.").Add({});
+  metrics::Counter& m_samples = registry.AddCounter("r1rl_grader_samples_graded_total", "Samples graded.").Add({});
+  metrics::Family<metrics::Counter>& m_dropped = registry.AddCounter("r1rl_grader_dropped_total", "Messages dropped, by reason.");
+  metrics::Histogram& m_latency = registry.AddHistogram("r1rl_grader_group_seconds", "Time to grade one group.", metrics::ExponentialBuckets(0.0001, 4, 10)).Add({});
+  metrics::Family<metrics::Histogram>& m_reward = registry.AddHistogram("r1rl_grader_sample_reward", "Reward components of graded samples.", metrics::LinearBuckets(0, 0.25, 5));
+  metrics::Family<metrics::Gauge>& m_queue = registry.AddGauge("r1rl_grader_queue_depth", "Groups waiting, by queue.");
+  metrics::Counter& m_cas_timeouts = registry.AddCounter("r1rl_grader_cas_timeouts_total", "Symbolic comparisons stopped at their time limit.").Add({});
+  std::unique_ptr<metrics::Exposer> exposer;
+  double cas_timeouts_seen = 0;
+
+  void RefreshGauges() {
+    m_queue.Add({{"queue", "incoming"}}).Set(static_cast<double>(incoming.size()));
+    m_queue.Add({{"queue", "outgoing"}}).Set(static_cast<double>(outgoing.size()));
+    std::lock_guard<std::mutex> lock(mu);
+    const double t = static_cast<double>(grader->cas_timeouts());
+    m_cas_timeouts.Increment(t - cas_timeouts_seen);
+    cas_timeouts_seen = t;
+  }
+
+  void Observe(const v1::RolloutGroup& g) {
+    for (const v1::Sample& s : g.samples()) {
+      m_reward.Add({{"component", "total"}}).Observe(s.reward());
+      for (const auto& [name, value] : s.reward_components()) m_reward.Add({{"component", name}}).Observe(value);
+    }
+  }
+
   void Count(const GroupOutcome& o) {
     if (o.drop == Drop::kNone) {
       ++graded;
       samples += o.samples;
+      m_graded.Increment();
+      m_samples.Increment(o.samples);
       return;
     }
     {
       std::lock_guard<std::mutex> lock(mu);
       ++dropped[DropName(o.drop)];
     }
+    m_dropped.Add({{"reason", DropName(o.drop)}}).Increment();
     spdlog::warn("grader {}: dropped a message ({}): {}", options.id, DropName(o.drop), o.reason);
   }
 
@@ -69,6 +103,7 @@ struct GraderServer::State : public v1::RewardGrader::Service {
         continue;
       }
       ++received;
+      m_received.Increment();
       if (!incoming.Push(msg.to_string())) break;
     }
     incoming.Close();
@@ -76,10 +111,22 @@ struct GraderServer::State : public v1::RewardGrader::Service {
 
   void GradeLoop() {
     while (auto bytes = incoming.Pop()) {
-      std::string out;
-      GroupOutcome o = GradeMessage(*grader, options.id, *bytes, options.max_message_bytes, &out);
+      const auto start = Clock::now();
+      if (bytes->size() > options.max_message_bytes) {
+        Count({Drop::kOversized, absl::StrCat("message of ", bytes->size(), " bytes > grader.max_message_bytes = ", options.max_message_bytes), 0});
+        continue;
+      }
+      v1::RolloutGroup group;
+      if (!group.ParseFromArray(bytes->data(), static_cast<int>(bytes->size()))) {
+        Count({Drop::kMalformed, absl::StrCat("message of ", bytes->size(), " bytes is not a RolloutGroup"), 0});
+        continue;
+      }
+      GroupOutcome o = GradeGroup(*grader, options.id, &group);
       Count(o);
-      if (o.drop == Drop::kNone) outgoing.Push(std::move(out));
+      if (o.drop != Drop::kNone) continue;
+      m_latency.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+      Observe(group);
+      outgoing.Push(group.SerializeAsString());
     }
   }
 
@@ -103,9 +150,11 @@ struct GraderServer::State : public v1::RewardGrader::Service {
   grpc::Status Grade(grpc::ServerContext*, const v1::RolloutGroup* in, v1::RolloutGroup* out) override {
     *out = *in;
     ++received;
+    m_received.Increment();
     GroupOutcome o = GradeGroup(*grader, options.id, out);
     Count(o);
     if (o.drop != Drop::kNone) return {grpc::StatusCode::INVALID_ARGUMENT, o.reason};
+    Observe(*out);
     return grpc::Status::OK;
   }
 
@@ -137,6 +186,7 @@ absl::StatusOr<GraderServerOptions> GraderServerOptionsFromConfig(const config::
   o.output = cfg.GetString("grader.output");
   o.output_bind = cfg.GetBool("grader.output_bind");
   o.grpc_address = cfg.GetString("grader.grpc_address");
+  o.metrics_address = cfg.GetString("grader.metrics_address");
   o.id = cfg.GetString("grader.id");
   const int64_t threads = cfg.GetInt("grader.threads");
   if (threads < 1 || threads > 256) {
@@ -191,12 +241,19 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
                                                    ": cannot listen there"));
   }
   State* s = state.get();
+  auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
+  if (!exposer.ok()) {
+    state->grpc_server->Shutdown();
+    return absl::InvalidArgumentError(absl::StrCat("grader.metrics_address = ", options.metrics_address,
+                                                   ": cannot listen there"));
+  }
+  s->exposer = std::move(*exposer);
   s->threads.emplace_back([s] { s->ReceiveLoop(); });
   for (int i = 0; i < options.threads; ++i) s->threads.emplace_back([s] { s->GradeLoop(); });
   s->threads.emplace_back([s] { s->SendLoop(); });
-  spdlog::info("grader {}: input {} ({}), output {} ({}), gRPC port {}, {} threads; sandbox {}", options.id,
-               options.input, options.input_bind ? "bind" : "connect", options.output,
-               options.output_bind ? "bind" : "connect", s->grpc_port, options.threads,
+  spdlog::info("grader {}: input {} ({}), output {} ({}), gRPC port {}, metrics port {}, {} threads; sandbox {}",
+               options.id, options.input, options.input_bind ? "bind" : "connect", options.output,
+               options.output_bind ? "bind" : "connect", s->grpc_port, s->exposer->port(), options.threads,
                Sandbox::Protections().Describe());
   return std::unique_ptr<GraderServer>(new GraderServer(std::move(state)));
 }
@@ -224,6 +281,7 @@ void GraderServer::Shutdown() {
 
 v1::GraderStatus GraderServer::Status() const { return state_->Snapshot(); }
 int GraderServer::grpc_port() const { return state_->grpc_port; }
+int GraderServer::metrics_port() const { return state_->exposer->port(); }
 const std::string& GraderServer::id() const { return state_->options.id; }
 
 }  // namespace r1rl::reward

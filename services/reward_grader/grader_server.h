@@ -1,6 +1,8 @@
 // The r1rl-reward-grader service: pulls RolloutGroups (protobuf over ZeroMQ PULL), grades
 // them on a thread pool, pushes graded groups on (PUSH); serves gRPC health checking
-// (grpc.health.v1) and r1rl.v1.RewardGrader (Status, Grade). Stateless: scale by replicas,
+// (grpc.health.v1) and r1rl.v1.RewardGrader (Status, Grade), and Prometheus metrics on
+// /metrics (r1rl_grader_*: groups received/graded, drops by reason, grading latency, reward
+// components, queue depths, CAS timeouts). Stateless: scale by replicas,
 // each connecting to the same input and output endpoints (ZeroMQ fair-queues among them).
 //
 // A message that is malformed, oversized, names an unknown reward kind, has a bad reward
@@ -29,6 +31,7 @@ struct GraderServerOptions {
   std::string output = "tcp://127.0.0.1:5557";  // where graded groups go
   bool output_bind = false;
   std::string grpc_address = "127.0.0.1:50053";  // port 0: any free port
+  std::string metrics_address = "127.0.0.1:9103";  // Prometheus /metrics; port 0: any free port
   int threads = 2;
   size_t max_message_bytes = 16u << 20;
   std::string id;  // "" = hostname-pid
@@ -47,6 +50,7 @@ class GraderServer {
   void Shutdown();
   v1::GraderStatus Status() const;
   int grpc_port() const;
+  int metrics_port() const;
   const std::string& id() const;
 
  private:

@@ -48,19 +48,20 @@ class GraderProcess {
       dup2(out[1], 1);
       close(out[0]);
       execl(bin, bin, "--set", ("grader.input=" + input).c_str(), "--set", ("grader.output=" + output).c_str(),
-            "--set", "grader.grpc_address=127.0.0.1:0", "--set", "grader.max_message_bytes=4096", "--set",
+            "--set", "grader.grpc_address=127.0.0.1:0", "--set", "grader.metrics_address=127.0.0.1:0", "--set", "grader.max_message_bytes=4096", "--set",
             "grader.id=test-grader", "--set", "reward.format_weight=0", nullptr);
       _exit(127);
     }
     close(out[1]);
-    // "r1rl-reward-grader test-grader serving; gRPC port N"
+    // "r1rl-reward-grader test-grader serving; gRPC port N, metrics port M"
     std::string line;
     char c;
     while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
     close(out[0]);
-    const size_t p = line.rfind("port ");
-    EXPECT_NE(p, std::string::npos) << "no port line: " << line;
-    if (p != std::string::npos) port_ = std::atoi(line.c_str() + p + 5);
+    const size_t p = line.find("gRPC port "), m = line.find("metrics port ");
+    EXPECT_TRUE(p != std::string::npos && m != std::string::npos) << "no port line: " << line;
+    if (p != std::string::npos) port_ = std::atoi(line.c_str() + p + 10);
+    if (m != std::string::npos) metrics_port_ = std::atoi(line.c_str() + m + 13);
   }
   ~GraderProcess() {
     if (pid_ > 0) {
@@ -69,6 +70,7 @@ class GraderProcess {
     }
   }
   int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
   int Terminate() {
     kill(pid_, SIGTERM);
     int status = 0;
@@ -79,8 +81,21 @@ class GraderProcess {
 
  private:
   pid_t pid_ = -1;
-  int port_ = 0;
+  int port_ = 0, metrics_port_ = 0;
 };
+
+std::string Scrape(int port) {
+  const std::string cmd = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
+                          " && printf 'GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3 && cat <&3";
+  FILE* p = popen(("bash -c \"" + cmd + "\"").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  const size_t body = out.find("\r\n\r\n");
+  return body == std::string::npos ? "" : out.substr(body + 4);
+}
 
 TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   zmq::context_t ctx;
@@ -167,6 +182,20 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
     grpc::Status s = stub->Grade(&ctx, unknown, &out);
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_NE(s.error_message().find("poem"), std::string::npos) << s.error_message();
+  }
+  // Prometheus metrics: the same counts, and promtool accepts the exposition.
+  const std::string metrics = Scrape(grader.metrics_port());
+  for (const char* want_line : {"r1rl_grader_dropped_total{reason=\"malformed\"} 1", "r1rl_grader_dropped_total{reason=\"nan\"} 1",
+                                "r1rl_grader_groups_graded_total 4", "r1rl_grader_sample_reward_count{component=\"accuracy\"} 5",
+                                "r1rl_grader_queue_depth{queue=\"incoming\"} 0"}) {
+    EXPECT_NE(metrics.find(want_line), std::string::npos) << "metrics lack [" << want_line << "]:\n" << metrics;
+  }
+  if (system("command -v promtool > /dev/null 2>&1") == 0) {
+    const std::string path = ::testing::TempDir() + "/grader_metrics.txt";
+    FILE* f = fopen(path.c_str(), "w");
+    fwrite(metrics.data(), 1, metrics.size(), f);
+    fclose(f);
+    EXPECT_EQ(system(("promtool check metrics < " + path).c_str()), 0);
   }
   // Health checking.
   {

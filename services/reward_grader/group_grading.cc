@@ -72,18 +72,4 @@ GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::
   return o;
 }
 
-GroupOutcome GradeMessage(const Grader& grader, const std::string& grader_id, std::string_view bytes,
-                          size_t max_bytes, std::string* out) {
-  if (bytes.size() > max_bytes) {
-    return {Drop::kOversized, absl::StrCat("message of ", bytes.size(), " bytes > grader.max_message_bytes = ", max_bytes), 0};
-  }
-  v1::RolloutGroup group;
-  if (!group.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return {Drop::kMalformed, absl::StrCat("message of ", bytes.size(), " bytes is not a RolloutGroup"), 0};
-  }
-  GroupOutcome o = GradeGroup(grader, grader_id, &group);
-  if (o.drop == Drop::kNone) group.SerializeToString(out);
-  return o;
-}
-
 }  // namespace r1rl::reward

@@ -1,9 +1,8 @@
 // Grading one RolloutGroup as it arrives on the data plane: check it, grade every sample,
 // or say why it is dropped. What the grader service's worker threads run; torch-free.
 //
-//   std::string out;
-//   GroupOutcome o = GradeMessage(grader, message_bytes, max_bytes, &out);
-//   if (o.drop == Drop::kNone) push(out); else count(DropName(o.drop)), log(o.reason);
+//   GroupOutcome o = GradeGroup(grader, grader_id, &group);
+//   if (o.drop == Drop::kNone) push(group); else count(DropName(o.drop)), log(o.reason);
 #ifndef R1RL_SERVICES_REWARD_GRADER_GROUP_GRADING_H_
 #define R1RL_SERVICES_REWARD_GRADER_GROUP_GRADING_H_
 
@@ -31,10 +30,6 @@ absl::StatusOr<RewardSpec> SpecFromProto(const v1::RewardSpec& proto);
 // Checks and grades `group` in place (each sample's reward, components and reason; graded,
 // grader_id).
 GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::RolloutGroup* group);
-
-// Parses `bytes`, grades, serializes into *out.
-GroupOutcome GradeMessage(const Grader& grader, const std::string& grader_id, std::string_view bytes,
-                          size_t max_bytes, std::string* out);
 
 }  // namespace r1rl::reward
 

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cout << "r1rl-reward-grader " << (*server)->id() << " serving; gRPC port " << (*server)->grpc_port()
-            << std::endl;
+            << ", metrics port " << (*server)->metrics_port() << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("signal {}: finishing the groups taken, then stopping", sig);

@@ -38,6 +38,12 @@ class BlockingQueue {
     return item;
   }
 
+  // Items waiting (a gauge's reading; it may change at once).
+  size_t size() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return items_.size();
+  }
+
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
@@ -46,7 +52,7 @@ class BlockingQueue {
   }
 
  private:
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable not_empty_, not_full_;
   std::deque<T> items_;
   size_t capacity_;
