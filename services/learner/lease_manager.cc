@@ -1,0 +1,96 @@
+#include "services/learner/lease_manager.h"
+
+#include <algorithm>
+
+namespace r1rl::learner {
+
+LeaseManager::LeaseManager(LeaseOptions options, std::function<std::optional<PromptRow>()> next_prompt)
+    : options_(options), next_prompt_(std::move(next_prompt)) {}
+
+void LeaseManager::ExpireLocked(LeaseClock::time_point now) {
+  for (auto& [id, lease] : active_) {
+    if (!lease.worker.empty() && lease.deadline <= now) {
+      lease.worker.clear();  // no holder: waiting to be granted again
+      expired_.push_back(id);
+      ++stats_.expired;
+    }
+  }
+}
+
+std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, LeaseClock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ExpireLocked(now);
+  std::vector<Lease> out;
+  if (paused_ || max <= 0) return out;
+  // Expired leases are already inside the window (they were counted when first granted).
+  while (!expired_.empty() && static_cast<int>(out.size()) < max) {
+    Lease& l = active_.at(expired_.front());
+    expired_.pop_front();
+    ++l.attempt;
+    l.worker = worker;
+    l.policy_version = stats_.policy_version;
+    l.deadline = now + options_.lease_duration;
+    ++stats_.granted;
+    out.push_back(l);
+  }
+  const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
+  while (static_cast<int>(out.size()) < max &&
+         static_cast<int64_t>(active_.size()) + unconsumed_ < window) {
+    std::optional<PromptRow> row = next_prompt_();
+    if (!row) {
+      stats_.dataset_exhausted = true;
+      break;
+    }
+    Lease l;
+    l.lease_id = "L" + std::to_string(next_id_++);
+    l.prompt = std::move(*row);
+    l.worker = worker;
+    l.policy_version = stats_.policy_version;
+    l.deadline = now + options_.lease_duration;
+    ++stats_.granted;
+    out.push_back(l);
+    active_.emplace(l.lease_id, l);
+  }
+  return out;
+}
+
+bool LeaseManager::Completed(const std::string& lease_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = active_.find(lease_id);
+  if (it == active_.end()) {
+    ++stats_.unknown_completions;
+    return false;
+  }
+  if (it->second.worker.empty()) {  // it had expired and waits for a re-grant: not any more
+    expired_.erase(std::remove(expired_.begin(), expired_.end(), lease_id), expired_.end());
+  }
+  active_.erase(it);
+  ++unconsumed_;
+  ++stats_.completed;
+  return true;
+}
+
+void LeaseManager::Consumed(int64_t groups) {
+  std::lock_guard<std::mutex> lock(mu_);
+  unconsumed_ = std::max<int64_t>(0, unconsumed_ - std::max<int64_t>(0, groups));
+}
+
+void LeaseManager::SetPolicyVersion(int64_t version) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.policy_version = version;
+}
+
+void LeaseManager::Pause(bool paused) {
+  std::lock_guard<std::mutex> lock(mu_);
+  paused_ = paused;
+}
+
+LeaseStats LeaseManager::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LeaseStats s = stats_;
+  s.outstanding = static_cast<int64_t>(active_.size());
+  s.unconsumed = unconsumed_;
+  return s;
+}
+
+}  // namespace r1rl::learner

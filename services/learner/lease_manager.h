@@ -1,0 +1,100 @@
+// The controller's leases: which prompts are being sampled, by whom, until when, and how far
+// sampling may run ahead of learning. Torch-free; the clock is passed in (tests drive it).
+//
+//   LeaseManager leases(options, [&] { return dataset.Next(); });
+//   auto granted = leases.Grant("worker-1", 8, now);   // prompts with lease ids and deadlines
+//   leases.Completed(lease_id);                          // its group reached the buffer (first arrival)
+//   leases.Consumed(16); leases.SetPolicyVersion(step);  // the trainer took a step
+//
+// Leases: each prompt handed out gets a lease id; a lease not completed by its deadline
+// expires and is granted again — same lease id, next attempt, the current policy version —
+// before any new prompt, so the buffer's dedup by lease id keeps whichever group arrives
+// first and drops the other. Staleness bound: a group sampled at version v is trainable at
+// step s only if s - v <= max_staleness, so at most (max_staleness + 1) steps' worth of
+// groups (groups_per_step each) may be leased or buffered-but-unconsumed at once; Grant
+// returns fewer (or none) beyond that. max_staleness = 0 is strictly on-policy (R1).
+//
+// Thread-safety: all methods are thread-safe.
+#ifndef R1RL_SERVICES_LEARNER_LEASE_MANAGER_H_
+#define R1RL_SERVICES_LEARNER_LEASE_MANAGER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace r1rl::learner {
+
+using LeaseClock = std::chrono::steady_clock;
+
+// A dataset row as the controller hands it out.
+struct PromptRow {
+  std::string prompt_id;
+  std::string prompt;       // the text the worker renders with its template
+  std::string reward_json;  // the row's "reward" object
+};
+
+struct LeaseOptions {
+  std::chrono::milliseconds lease_duration{120000};
+  int64_t max_staleness = 0;
+  int64_t groups_per_step = 32;
+};
+
+struct Lease {
+  std::string lease_id;
+  int attempt = 1;  // > 1: granted again after expiring
+  PromptRow prompt;
+  int64_t policy_version = 0;
+  LeaseClock::time_point deadline;
+  std::string worker;
+};
+
+struct LeaseStats {
+  int64_t granted = 0;      // grants, first attempts and re-grants
+  int64_t expired = 0;      // leases that passed their deadline
+  int64_t completed = 0;
+  int64_t unknown_completions = 0;  // Completed() for a lease never granted or already done
+  int64_t outstanding = 0;  // granted, not completed (expired ones waiting included)
+  int64_t unconsumed = 0;   // completed, not yet consumed by the trainer
+  int64_t policy_version = 0;
+  bool dataset_exhausted = false;
+};
+
+class LeaseManager {
+ public:
+  // `next_prompt` yields the dataset's rows in order (nullopt at the end).
+  LeaseManager(LeaseOptions options, std::function<std::optional<PromptRow>()> next_prompt);
+
+  // Up to `max` leases for `worker`: expired ones first, then new prompts, within the
+  // staleness window. Empty when paused, at the window's edge or out of data.
+  std::vector<Lease> Grant(const std::string& worker, int max, LeaseClock::time_point now);
+  // The group for `lease_id` was ingested. False (and counted) when the lease is unknown or
+  // already completed.
+  bool Completed(const std::string& lease_id);
+  // The trainer consumed `groups` completed groups (one step's batch).
+  void Consumed(int64_t groups);
+  void SetPolicyVersion(int64_t version);
+  void Pause(bool paused);
+  LeaseStats Stats() const;
+
+ private:
+  void ExpireLocked(LeaseClock::time_point now);
+  LeaseOptions options_;
+  std::function<std::optional<PromptRow>()> next_prompt_;
+  mutable std::mutex mu_;
+  std::map<std::string, Lease> active_;   // lease id -> lease (not completed)
+  std::deque<std::string> expired_;       // lease ids waiting to be granted again
+  int64_t next_id_ = 1;
+  int64_t unconsumed_ = 0;
+  bool paused_ = false;
+  LeaseStats stats_;
+};
+
+}  // namespace r1rl::learner
+
+#endif  // R1RL_SERVICES_LEARNER_LEASE_MANAGER_H_
