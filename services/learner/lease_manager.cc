@@ -75,6 +75,11 @@ void LeaseManager::Consumed(int64_t groups) {
   unconsumed_ = std::max<int64_t>(0, unconsumed_ - std::max<int64_t>(0, groups));
 }
 
+bool LeaseManager::IsActive(const std::string& lease_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return active_.count(lease_id) > 0;
+}
+
 void LeaseManager::SetPolicyVersion(int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.policy_version = version;

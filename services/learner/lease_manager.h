@@ -78,6 +78,8 @@ class LeaseManager {
   bool Completed(const std::string& lease_id);
   // The trainer consumed `groups` completed groups (one step's batch).
   void Consumed(int64_t groups);
+  // Whether `lease_id` was granted and is not completed yet (expired ones included).
+  bool IsActive(const std::string& lease_id) const;
   void SetPolicyVersion(int64_t version);
   void Pause(bool paused);
   LeaseStats Stats() const;

@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
@@ -69,6 +70,11 @@ RolloutBuffer::~RolloutBuffer() = default;
 absl::StatusOr<std::unique_ptr<RolloutBuffer>> RolloutBuffer::Open(const RolloutBufferOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("rollout buffer at ", options.path, ": ", ec.message()));
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;

@@ -1,0 +1,360 @@
+#include "services/learner/controller_server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "r1rl/v1/controller.grpc.pb.h"
+#include "services/metrics/exposer.h"
+#include "services/metrics/metrics.h"
+
+namespace r1rl::learner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t UnixMillis(Clock::time_point t) {
+  const auto now_sys = std::chrono::system_clock::now();
+  const auto delta = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now());
+  return std::chrono::duration_cast<std::chrono::milliseconds>((now_sys + delta).time_since_epoch()).count();
+}
+
+// The dataset row's reward JSON as the proto the worker forwards to the grader.
+v1::RewardSpec RewardProto(const std::string& reward_json) {
+  v1::RewardSpec p;
+  const nlohmann::json j = nlohmann::json::parse(reward_json, nullptr, false);
+  if (!j.is_object()) return p;
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  p.set_kind(str("kind"));
+  p.set_answer(j.contains("answer") && j["answer"].is_number() ? j["answer"].dump() : str("answer"));
+  p.set_language(str("language"));
+  p.set_test_script(str("test_script"));
+  p.set_cot_language(str("cot_language"));
+  if (j.contains("all_or_nothing") && j["all_or_nothing"].is_boolean()) p.set_all_or_nothing(j["all_or_nothing"].get<bool>());
+  if (j.contains("tests") && j["tests"].is_array()) {
+    for (const auto& t : j["tests"]) {
+      auto* test = p.add_tests();
+      test->set_stdin(t.value("stdin", ""));
+      test->set_stdout(t.value("stdout", ""));
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+struct ControllerServer::State : public v1::Controller::Service, public v1::Admin::Service {
+  ControllerOptions options;
+  PromptDataset dataset;
+  std::unique_ptr<RolloutBuffer> buffer;
+  std::unique_ptr<LeaseManager> leases;
+  zmq::context_t context{1};
+  std::unique_ptr<zmq::socket_t> ingest;
+  std::string ingest_endpoint;
+  std::thread ingest_thread;
+  std::atomic<bool> running{true};
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_port = 0;
+  mutable std::mutex mu;  // workers, dataset, rejected, batch wait
+  std::condition_variable ingested_cv;
+  std::map<std::string, Clock::time_point> workers;
+  int64_t next_worker = 1;
+  std::map<std::string, int64_t> rejected;
+  std::atomic<int64_t> policy_version{0};
+  bool paused = false;
+  bool shut_down = false;
+
+  metrics::Registry registry;
+  metrics::Counter& m_ingested = registry.AddCounter("r1rl_controller_groups_ingested_total", "Groups written to the rollout buffer.").Add({});
+  metrics::Counter& m_duplicate = registry.AddCounter("r1rl_controller_groups_duplicate_total", "Groups for a lease already ingested (dropped).").Add({});
+  metrics::Counter& m_stale = registry.AddCounter("r1rl_controller_groups_stale_total", "Groups consumed too old for the staleness bound (dropped).").Add({});
+  metrics::Family<metrics::Counter>& m_rejected = registry.AddCounter("r1rl_controller_rejected_total", "Rejected input, by reason.");
+  metrics::Counter& m_leases = registry.AddCounter("r1rl_controller_leases_granted_total", "Leases granted (first attempts and re-grants).").Add({});
+  metrics::Family<metrics::Gauge>& m_gauges = registry.AddGauge("r1rl_controller_state", "Controller state, by quantity.");
+  std::unique_ptr<metrics::Exposer> exposer;
+
+  void Reject(const std::string& reason, const std::string& detail) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++rejected[reason];
+    }
+    m_rejected.Add({{"reason", reason}}).Increment();
+    spdlog::warn("controller: rejected ({}): {}", reason, detail);
+  }
+
+  void RefreshGauges() {
+    const LeaseStats s = leases->Stats();
+    m_gauges.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
+    m_gauges.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
+    m_gauges.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));
+    std::lock_guard<std::mutex> lock(mu);
+    m_gauges.Add({{"quantity", "workers"}}).Set(static_cast<double>(workers.size()));
+  }
+
+  void IngestLoop() {
+    while (running) {
+      zmq::message_t msg;
+      zmq::recv_result_t got;
+      try {
+        got = ingest->recv(msg, zmq::recv_flags::none);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) break;
+        continue;
+      }
+      if (!got) continue;
+      if (msg.size() > options.max_message_bytes) {
+        Reject("oversized", absl::StrCat("message of ", msg.size(), " bytes"));
+        continue;
+      }
+      v1::RolloutGroup group;
+      if (!group.ParseFromArray(msg.data(), static_cast<int>(msg.size()))) {
+        Reject("malformed", absl::StrCat("message of ", msg.size(), " bytes is not a RolloutGroup"));
+        continue;
+      }
+      if (group.lease_id().empty()) {
+        Reject("no_lease_id", "group without lease_id");
+        continue;
+      }
+      if (!group.graded()) {
+        Reject("not_graded", absl::StrCat("group ", group.lease_id(), " was not graded"));
+        continue;
+      }
+      auto seen = buffer->HasLease(group.lease_id());
+      if (seen.ok() && *seen) {
+        m_duplicate.Increment();
+        continue;
+      }
+      if (!leases->IsActive(group.lease_id())) {
+        Reject("unknown_lease", absl::StrCat("lease_id = \"", group.lease_id(), "\": not granted by this controller"));
+        continue;
+      }
+      auto r = buffer->Ingest(group);
+      if (!r.ok()) {
+        spdlog::error("controller: ingest of {} failed: {}", group.lease_id(), std::string(r.status().message()));
+        continue;
+      }
+      if (*r == IngestResult::kStored) {
+        leases->Completed(group.lease_id());
+        m_ingested.Increment();
+        ingested_cv.notify_all();
+      } else {
+        m_duplicate.Increment();
+      }
+    }
+  }
+
+  grpc::Status CheckWorker(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (workers.count(id) == 0) {
+      return {grpc::StatusCode::NOT_FOUND, absl::StrCat("worker_id = \"", id, "\": not registered")};
+    }
+    workers[id] = Clock::now();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Register(grpc::ServerContext*, const v1::RegisterRequest* req, v1::RegisterResponse* resp) override {
+    std::string id = req->worker_id();
+    if (id.size() > 256) {
+      Reject("bad_request", "worker_id longer than 256 bytes");
+      return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id: longer than 256 bytes"};
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (id.empty()) id = absl::StrCat("worker-", next_worker++);
+      workers[id] = Clock::now();
+    }
+    resp->set_worker_id(id);
+    resp->set_policy_version(policy_version);
+    resp->set_heartbeat_interval_ms(static_cast<int32_t>(options.heartbeat_interval.count()));
+    resp->set_group_size(options.group_size);
+    spdlog::info("controller: worker {} registered ({})", id, req->host());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req, v1::HeartbeatResponse* resp) override {
+    if (auto s = CheckWorker(req->worker_id()); !s.ok()) {
+      Reject("unknown_worker", s.error_message());
+      return s;
+    }
+    resp->set_policy_version(policy_version);
+    std::lock_guard<std::mutex> lock(mu);
+    resp->set_paused(paused);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LeasePrompts(grpc::ServerContext*, const v1::LeasePromptsRequest* req, v1::LeasePromptsResponse* resp) override {
+    if (req->max_prompts() < 1 || req->max_prompts() > 1024) {
+      const std::string msg = absl::StrCat("max_prompts = ", req->max_prompts(), ": must be in 1..1024");
+      Reject("bad_request", msg);
+      return {grpc::StatusCode::INVALID_ARGUMENT, msg};
+    }
+    if (auto s = CheckWorker(req->worker_id()); !s.ok()) {
+      Reject("unknown_worker", s.error_message());
+      return s;
+    }
+    std::vector<Lease> granted;
+    {
+      std::lock_guard<std::mutex> lock(mu);  // the dataset is read under it
+      granted = leases->Grant(req->worker_id(), req->max_prompts(), Clock::now());
+      resp->set_paused(paused);
+    }
+    for (const Lease& l : granted) {
+      v1::PromptLease* p = resp->add_leases();
+      p->set_lease_id(l.lease_id);
+      p->set_attempt(l.attempt);
+      p->set_prompt_id(l.prompt.prompt_id);
+      p->set_prompt(l.prompt.prompt);
+      *p->mutable_reward() = RewardProto(l.prompt.reward_json);
+      p->set_policy_version(l.policy_version);
+      p->set_deadline_unix_ms(UnixMillis(l.deadline));
+    }
+    m_leases.Increment(static_cast<double>(granted.size()));
+    const LeaseStats s = leases->Stats();
+    resp->set_policy_version(s.policy_version);
+    resp->set_dataset_exhausted(s.dataset_exhausted);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Pause(grpc::ServerContext*, const v1::AdminRequest*, v1::ControllerStatus* out) override {
+    SetPaused(true);
+    *out = Snapshot();
+    return grpc::Status::OK;
+  }
+  grpc::Status Resume(grpc::ServerContext*, const v1::AdminRequest*, v1::ControllerStatus* out) override {
+    SetPaused(false);
+    *out = Snapshot();
+    return grpc::Status::OK;
+  }
+  grpc::Status Status(grpc::ServerContext*, const v1::AdminRequest*, v1::ControllerStatus* out) override {
+    *out = Snapshot();
+    return grpc::Status::OK;
+  }
+
+  void SetPaused(bool p) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      paused = p;
+    }
+    leases->Pause(p);
+  }
+
+  v1::ControllerStatus Snapshot() const {
+    v1::ControllerStatus s;
+    const LeaseStats l = leases->Stats();
+    s.set_policy_version(l.policy_version);
+    s.set_leases_granted(l.granted);
+    s.set_leases_expired(l.expired);
+    s.set_leases_completed(l.completed);
+    s.set_leases_outstanding(l.outstanding);
+    s.set_dataset_exhausted(l.dataset_exhausted);
+    s.set_groups_ingested(static_cast<int64_t>(buffer->stored_total()));
+    s.set_groups_duplicate(static_cast<int64_t>(m_duplicate.Value()));
+    s.set_groups_unconsumed(static_cast<int64_t>(buffer->unconsumed()));
+    s.set_groups_stale(static_cast<int64_t>(m_stale.Value()));
+    std::lock_guard<std::mutex> lock(mu);
+    s.set_paused(paused);
+    s.set_workers(static_cast<int32_t>(workers.size()));
+    for (const auto& [k, v] : rejected) (*s.mutable_rejected())[k] = v;
+    return s;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(ControllerOptions options, PromptDataset dataset) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  state->dataset = std::move(dataset);
+  auto buffer = RolloutBuffer::Open({options.buffer_path});
+  if (!buffer.ok()) return buffer.status();
+  state->buffer = std::move(*buffer);
+  State* s = state.get();
+  state->leases = std::make_unique<LeaseManager>(options.leases, [s] { return s->dataset.Next(); });
+  try {
+    state->ingest = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);
+    state->ingest->set(zmq::sockopt::rcvtimeo, 100);
+    state->ingest->set(zmq::sockopt::linger, 0);
+    state->ingest->bind(options.ingest_address);
+    state->ingest_endpoint = state->ingest->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return absl::InvalidArgumentError(absl::StrCat("controller.ingest_address = ", options.ingest_address, ": ", e.what()));
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &state->grpc_port);
+  builder.RegisterService(static_cast<v1::Controller::Service*>(s));
+  builder.RegisterService(static_cast<v1::Admin::Service*>(s));
+  state->grpc_server = builder.BuildAndStart();
+  if (!state->grpc_server || state->grpc_port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("controller.grpc_address = ", options.grpc_address, ": cannot listen there"));
+  }
+  auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
+  if (!exposer.ok()) {
+    state->grpc_server->Shutdown();
+    return absl::InvalidArgumentError(absl::StrCat("controller.metrics_address = ", options.metrics_address, ": cannot listen there"));
+  }
+  s->exposer = std::move(*exposer);
+  s->ingest_thread = std::thread([s] { s->IngestLoop(); });
+  return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(state)));
+}
+
+ControllerServer::ControllerServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+ControllerServer::~ControllerServer() { Shutdown(); }
+
+void ControllerServer::Shutdown() {
+  if (!state_ || state_->shut_down) return;
+  state_->shut_down = true;
+  state_->running = false;
+  state_->ingest_thread.join();
+  state_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  state_->ingest->close();
+  state_->ingested_cv.notify_all();
+}
+
+absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chrono::steady_clock::time_point deadline) {
+  TrainBatch batch;
+  State* s = state_.get();
+  while (static_cast<int64_t>(batch.groups.size()) < groups) {
+    auto peek = s->buffer->Peek(static_cast<size_t>(groups - static_cast<int64_t>(batch.groups.size())));
+    if (!peek.ok()) return peek.status();
+    if (peek->empty()) {
+      if (Clock::now() >= deadline) return batch;  // what there is (consumed groups are never lost)
+      // Woken by ingest, or after 50 ms at most (a notification may come between the peek
+      // and the wait).
+      std::unique_lock<std::mutex> lock(s->mu);
+      s->ingested_cv.wait_for(lock, std::chrono::milliseconds(50));
+      continue;
+    }
+    const int64_t version = s->policy_version;
+    for (BufferedGroup& g : *peek) {
+      if (version - g.group.policy_version() > s->options.leases.max_staleness) {
+        ++batch.stale_dropped;
+        s->m_stale.Increment();
+      } else {
+        batch.groups.push_back(std::move(g.group));
+      }
+    }
+    if (auto st = s->buffer->Commit(peek->back().sequence); !st.ok()) return st;
+    s->leases->Consumed(static_cast<int64_t>(peek->size()));
+  }
+  return batch;
+}
+
+void ControllerServer::SetPolicyVersion(int64_t version) {
+  state_->policy_version = version;
+  state_->leases->SetPolicyVersion(version);
+}
+
+v1::ControllerStatus ControllerServer::Status() const { return state_->Snapshot(); }
+int ControllerServer::grpc_port() const { return state_->grpc_port; }
+int ControllerServer::metrics_port() const { return state_->exposer->port(); }
+std::string ControllerServer::ingest_endpoint() const { return state_->ingest_endpoint; }
+
+}  // namespace r1rl::learner

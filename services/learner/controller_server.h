@@ -1,0 +1,74 @@
+// The controller (the learner's rank 0): serves r1rl.v1.Controller (Register, Heartbeat,
+// LeasePrompts) and r1rl.v1.Admin (Pause, Resume, Status) over gRPC with grpc.health.v1,
+// ingests graded RolloutGroups from a ZeroMQ PULL socket into the RocksDB rollout buffer,
+// and hands the trainer its batches within the staleness bound. Prometheus on /metrics.
+//
+//   ASSIGN_OR_RETURN(auto controller, ControllerServer::Start(options, std::move(dataset)));
+//   ASSIGN_OR_RETURN(auto batch, controller->TakeBatch(/*groups=*/16, deadline));
+//   ... train ...
+//   controller->SetPolicyVersion(step);
+//
+// Ingest: a group counts as received once the buffer has written it. A group whose lease
+// was already ingested is a duplicate (dropped, counted); one for a lease this controller
+// never granted, without a lease id, not graded, malformed or oversized is rejected and
+// counted by reason; the controller keeps serving. Bad RPC fields (max_prompts outside
+// 1..1024, an unknown worker id) get INVALID_ARGUMENT / NOT_FOUND naming the field and value,
+// and a counter.
+#ifndef R1RL_SERVICES_LEARNER_CONTROLLER_SERVER_H_
+#define R1RL_SERVICES_LEARNER_CONTROLLER_SERVER_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "r1rl/v1/controller.pb.h"
+#include "services/learner/lease_manager.h"
+#include "services/learner/prompt_dataset.h"
+#include "services/learner/rollout_buffer.h"
+
+namespace r1rl::learner {
+
+struct ControllerOptions {
+  std::string grpc_address = "0.0.0.0:50051";
+  std::string ingest_address = "tcp://0.0.0.0:5557";  // bound PULL: graders push here
+  std::string metrics_address = "0.0.0.0:9101";
+  std::string buffer_path = "runs/controller/buffer";
+  LeaseOptions leases;
+  int32_t group_size = 8;
+  std::chrono::milliseconds heartbeat_interval{2000};
+  size_t max_message_bytes = 64u << 20;
+};
+
+struct TrainBatch {
+  std::vector<v1::RolloutGroup> groups;
+  int64_t stale_dropped = 0;  // groups too old for the current version, consumed and counted
+};
+
+class ControllerServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControllerServer>> Start(ControllerOptions options, PromptDataset dataset);
+  ~ControllerServer();
+
+  // Waits until `groups` trainable groups are buffered or the deadline passes, consumes
+  // and returns them (fewer, possibly none, at the deadline); stale ones on the way are
+  // dropped and counted. Errors only from storage.
+  absl::StatusOr<TrainBatch> TakeBatch(int64_t groups, std::chrono::steady_clock::time_point deadline);
+  void SetPolicyVersion(int64_t version);
+  v1::ControllerStatus Status() const;
+
+  int grpc_port() const;
+  int metrics_port() const;
+  std::string ingest_endpoint() const;  // the bound address, port resolved
+  void Shutdown();
+
+ private:
+  struct State;
+  explicit ControllerServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace r1rl::learner
+
+#endif  // R1RL_SERVICES_LEARNER_CONTROLLER_SERVER_H_
