@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "services/cli/command.h"
+#include "services/model/generation_config.h"
 #include "services/model/generator.h"
 #include "services/model/policy.h"
 #include "services/runtime/blas_probe.h"
@@ -58,16 +59,7 @@ int RunGenerate(const GenerateFlags& flags) {
   for (const std::string& p : flags.prompts) {
     prompts.push_back((*tok)->Encode(tokenizer::RenderPrompt(*format, p, cfg->GetString("prompt.system"))));
   }
-  model::GenerationOptions options;
-  options.max_new_tokens = cfg->GetInt("generation.max_new_tokens");
-  options.temperature = cfg->GetDouble("generation.temperature");
-  options.top_p = cfg->GetDouble("generation.top_p");
-  options.top_k = cfg->GetInt("generation.top_k");
-  options.greedy = cfg->GetBool("generation.greedy");
-  options.seed = static_cast<uint64_t>(cfg->GetInt("generation.seed"));
-  options.stop_strings = cfg->GetStringList("generation.stop_strings");
-  for (int64_t id : cfg->GetIntList("generation.stop_token_ids")) options.stop_token_ids.push_back(id);
-  options.max_batch = cfg->GetInt("generation.max_batch");
+  const model::GenerationOptions options = model::GenerationOptionsFromConfig(*cfg);
 
   model::Generator generator(policy->get(), tok->get(), options);
   auto start = std::chrono::steady_clock::now();

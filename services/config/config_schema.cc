@@ -126,6 +126,13 @@ std::vector<KeySpec> BuildSchema() {
       {"grader.threads", T::kInt, "2", "Grading threads."},
       {"grader.max_message_bytes", T::kInt, "16777216", "Larger messages are counted as oversized and dropped."},
       {"grader.id", T::kString, "\"\"", "This replica's name in status and graded groups (\"\": hostname-pid)."},
+      // worker (the r1rl-rollout-worker service)
+      {"worker.controller", T::kString, "\"127.0.0.1:50051\"", "The controller's gRPC address (host:port)."},
+      {"worker.output", T::kString, "\"tcp://127.0.0.1:5555\"", "The controller's rollouts endpoint (ZeroMQ PUSH connects)."},
+      {"worker.model", T::kString, "\"\"", "Model folder: config.json, safetensors, tokenizer.json."},
+      {"worker.id", T::kString, "\"\"", "This worker's name (\"\": the controller names it)."},
+      {"worker.prompts_per_lease", T::kInt, "8", "Prompts leased and sampled together."},
+      {"worker.exit_when_done", T::kBool, "false", "Exit once the controller's dataset is exhausted."},
       // sft
       {"sft.lr", T::kDouble, "5e-4", "Peak learning rate of supervised fine-tuning (cosine to 10%)."},
       {"sft.steps", T::kInt, "40", "SFT optimizer steps."},

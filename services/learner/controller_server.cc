@@ -58,9 +58,9 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   std::unique_ptr<RolloutBuffer> buffer;
   std::unique_ptr<LeaseManager> leases;
   zmq::context_t context{1};
-  std::unique_ptr<zmq::socket_t> ingest;
-  std::string ingest_endpoint;
-  std::thread ingest_thread;
+  std::unique_ptr<zmq::socket_t> ingest, rollouts, to_graders;
+  std::string ingest_endpoint, rollouts_endpoint, graders_endpoint;
+  std::thread ingest_thread, forward_thread;
   std::atomic<bool> running{true};
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
@@ -78,6 +78,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   metrics::Counter& m_duplicate = registry.AddCounter("r1rl_controller_groups_duplicate_total", "Groups for a lease already ingested (dropped).").Add({});
   metrics::Counter& m_stale = registry.AddCounter("r1rl_controller_groups_stale_total", "Groups consumed too old for the staleness bound (dropped).").Add({});
   metrics::Family<metrics::Counter>& m_rejected = registry.AddCounter("r1rl_controller_rejected_total", "Rejected input, by reason.");
+  metrics::Counter& m_forwarded = registry.AddCounter("r1rl_controller_rollouts_forwarded_total", "Rollout groups forwarded from workers to graders.").Add({});
   metrics::Counter& m_leases = registry.AddCounter("r1rl_controller_leases_granted_total", "Leases granted (first attempts and re-grants).").Add({});
   metrics::Family<metrics::Gauge>& m_gauges = registry.AddGauge("r1rl_controller_state", "Controller state, by quantity.");
   std::unique_ptr<metrics::Exposer> exposer;
@@ -152,6 +153,32 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     }
   }
 
+  // Workers' rollouts to the graders, as they come (ZeroMQ fair-queues the workers and
+  // round-robins the graders).
+  void ForwardLoop() {
+    while (running) {
+      zmq::message_t msg;
+      zmq::recv_result_t got;
+      try {
+        got = rollouts->recv(msg, zmq::recv_flags::none);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == ETERM) break;
+        continue;
+      }
+      if (!got) continue;
+      while (running) {  // no grader connected yet: wait for one
+        try {
+          if (to_graders->send(msg, zmq::send_flags::none)) {
+            m_forwarded.Increment();
+            break;
+          }
+        } catch (const zmq::error_t& e) {
+          if (e.num() == ETERM) return;
+        }
+      }
+    }
+  }
+
   grpc::Status CheckWorker(const std::string& id) {
     std::lock_guard<std::mutex> lock(mu);
     if (workers.count(id) == 0) {
@@ -220,7 +247,9 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     m_leases.Increment(static_cast<double>(granted.size()));
     const LeaseStats s = leases->Stats();
     resp->set_policy_version(s.policy_version);
-    resp->set_dataset_exhausted(s.dataset_exhausted);
+    // "Done" for a worker: no new prompts and none outstanding (an expired lease may still
+    // come its way).
+    resp->set_dataset_exhausted(s.dataset_exhausted && s.outstanding == 0);
     return grpc::Status::OK;
   }
 
@@ -283,8 +312,20 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
     state->ingest->set(zmq::sockopt::linger, 0);
     state->ingest->bind(options.ingest_address);
     state->ingest_endpoint = state->ingest->get(zmq::sockopt::last_endpoint);
+    state->rollouts = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);
+    state->rollouts->set(zmq::sockopt::rcvtimeo, 100);
+    state->rollouts->set(zmq::sockopt::linger, 0);
+    state->rollouts->bind(options.rollouts_address);
+    state->rollouts_endpoint = state->rollouts->get(zmq::sockopt::last_endpoint);
+    state->to_graders = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::push);
+    state->to_graders->set(zmq::sockopt::sndtimeo, 100);
+    state->to_graders->set(zmq::sockopt::linger, 0);
+    state->to_graders->bind(options.graders_address);
+    state->graders_endpoint = state->to_graders->get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(absl::StrCat("controller.ingest_address = ", options.ingest_address, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat("controller.rollouts_address/graders_address/ingest_address = ",
+                                                   options.rollouts_address, "/", options.graders_address, "/",
+                                                   options.ingest_address, ": ", e.what()));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -298,10 +339,11 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
   auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
   if (!exposer.ok()) {
     state->grpc_server->Shutdown();
-    return absl::InvalidArgumentError(absl::StrCat("controller.metrics_address = ", options.metrics_address, ": cannot listen there"));
+    return absl::InvalidArgumentError(absl::StrCat("controller.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
   }
   s->exposer = std::move(*exposer);
   s->ingest_thread = std::thread([s] { s->IngestLoop(); });
+  s->forward_thread = std::thread([s] { s->ForwardLoop(); });
   return std::unique_ptr<ControllerServer>(new ControllerServer(std::move(state)));
 }
 
@@ -313,8 +355,11 @@ void ControllerServer::Shutdown() {
   state_->shut_down = true;
   state_->running = false;
   state_->ingest_thread.join();
+  state_->forward_thread.join();
   state_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   state_->ingest->close();
+  state_->rollouts->close();
+  state_->to_graders->close();
   state_->ingested_cv.notify_all();
 }
 
@@ -356,5 +401,7 @@ v1::ControllerStatus ControllerServer::Status() const { return state_->Snapshot(
 int ControllerServer::grpc_port() const { return state_->grpc_port; }
 int ControllerServer::metrics_port() const { return state_->exposer->port(); }
 std::string ControllerServer::ingest_endpoint() const { return state_->ingest_endpoint; }
+std::string ControllerServer::rollouts_endpoint() const { return state_->rollouts_endpoint; }
+std::string ControllerServer::graders_endpoint() const { return state_->graders_endpoint; }
 
 }  // namespace r1rl::learner

@@ -32,7 +32,13 @@ namespace r1rl::learner {
 
 struct ControllerOptions {
   std::string grpc_address = "0.0.0.0:50051";
-  std::string ingest_address = "tcp://0.0.0.0:5557";  // bound PULL: graders push here
+  // The data plane's stable endpoints, all bound here so workers and graders only connect
+  // (and scale without discovery): workers PUSH rollouts to `rollouts_address`; they are
+  // forwarded to graders, which PULL from `graders_address`; graders PUSH graded groups
+  // to `ingest_address`.
+  std::string rollouts_address = "tcp://0.0.0.0:5555";
+  std::string graders_address = "tcp://0.0.0.0:5556";
+  std::string ingest_address = "tcp://0.0.0.0:5557";
   std::string metrics_address = "0.0.0.0:9101";
   std::string buffer_path = "runs/controller/buffer";
   LeaseOptions leases;
@@ -60,7 +66,9 @@ class ControllerServer {
 
   int grpc_port() const;
   int metrics_port() const;
-  std::string ingest_endpoint() const;  // the bound address, port resolved
+  std::string ingest_endpoint() const;    // the bound addresses, ports resolved
+  std::string rollouts_endpoint() const;
+  std::string graders_endpoint() const;
   void Shutdown();
 
  private:

@@ -47,6 +47,8 @@ class ControllerTest : public ::testing::Test {
     ControllerOptions o;
     o.grpc_address = "127.0.0.1:0";
     o.ingest_address = "tcp://127.0.0.1:*";
+    o.rollouts_address = "tcp://127.0.0.1:*";
+    o.graders_address = "tcp://127.0.0.1:*";
     o.metrics_address = "127.0.0.1:0";
     o.buffer_path = dir_ + "/buffer";
     o.leases.groups_per_step = 2;

@@ -106,6 +106,8 @@ TEST(Exposer, ServesMetricsThatPromtoolAccepts) {
   EXPECT_NE(body.find("r1rl_test_requests_total{code=\"200\"} 3"), std::string::npos) << body;
   EXPECT_NE(body.find("r1rl_test_scrapes 1"), std::string::npos) << body;
   EXPECT_NE(HttpGet((*exposer)->port(), "/healthz").find("ok"), std::string::npos);
+  EXPECT_NE(HttpGet((*exposer)->port(), "/nope").find("404"), std::string::npos);
+  EXPECT_EQ((*exposer)->scrapes(), 1);
 
   // promtool (Debian's prometheus package) lints the exposition.
   if (system("command -v promtool > /dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed";
@@ -122,8 +124,28 @@ TEST(Exposer, ServesMetricsThatPromtoolAccepts) {
 
 TEST(Exposer, BadAddressIsAnError) {
   Registry r;
-  auto exposer = Exposer::Start("127.0.0.1:99999", &r);
-  EXPECT_FALSE(exposer.ok());
+  EXPECT_FALSE(Exposer::Start("127.0.0.1:99999", &r).ok());
+  auto first = Exposer::Start("127.0.0.1:0", &r);
+  ASSERT_TRUE(first.ok());
+  auto taken = Exposer::Start("127.0.0.1:" + std::to_string((*first)->port()), &r);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("cannot listen there"), std::string::npos) << taken.status();
+}
+
+// A client that connects and never sends a request cannot hold the endpoint.
+TEST(Exposer, ASilentClientDoesNotBlockScrapes) {
+  Registry r;
+  r.AddGauge("r1rl_test_up", "Up.").Add({}).Set(1);
+  auto exposer = Exposer::Start("127.0.0.1:0", &r);
+  ASSERT_TRUE(exposer.ok());
+  const int silent = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*exposer)->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  EXPECT_NE(HttpGet((*exposer)->port(), "/metrics").find("r1rl_test_up 1"), std::string::npos);
+  close(silent);
 }
 
 }  // namespace

@@ -244,8 +244,8 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
   auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
   if (!exposer.ok()) {
     state->grpc_server->Shutdown();
-    return absl::InvalidArgumentError(absl::StrCat("grader.metrics_address = ", options.metrics_address,
-                                                   ": cannot listen there"));
+    return absl::InvalidArgumentError(absl::StrCat("grader.metrics_address = ", options.metrics_address, ": ",
+                                                   exposer.status().message()));
   }
   s->exposer = std::move(*exposer);
   s->threads.emplace_back([s] { s->ReceiveLoop(); });
