@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -28,6 +29,12 @@ namespace r1rl::reward {
 namespace {
 
 constexpr uid_t kNobody = 65534;
+// As root, each scratch directory (and the programs run in it) gets a uid of its own from
+// this range, so per-user limits (RLIMIT_NPROC) are per sandbox: one program's fork bomb
+// cannot starve another sandbox of processes.
+constexpr uid_t kSandboxUidBase = 61000;
+constexpr uid_t kSandboxUids = 4096;
+std::atomic<uint32_t> next_sandbox_uid{0};
 
 // Bits the setup process reports back.
 enum Bit : uint32_t { kPid = 1, kNet = 2, kReadOnly = 4, kUser = 8, kUnprivileged = 16 };
@@ -108,7 +115,7 @@ void SetLimit(int resource, uint64_t value) {
 
 // The program's process: fds, directory, limits, identity, then exec. Never returns.
 [[noreturn]] void ExecProgram(const std::vector<std::string>& argv, const std::string& scratch,
-                              const SandboxLimits& limits, int in, int out, int err, bool drop_to_nobody) {
+                              const SandboxLimits& limits, int in, int out, int err, uid_t run_as) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::dup2(in, 0);
   ::dup2(out, 1);
@@ -124,8 +131,8 @@ void SetLimit(int resource, uint64_t value) {
   SetLimit(RLIMIT_NOFILE, limits.open_files);
   SetLimit(RLIMIT_NPROC, limits.processes);
   SetLimit(RLIMIT_CORE, 0);
-  if (drop_to_nobody) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) _exit(126);
+  if (run_as != 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(run_as) != 0 || ::setuid(run_as) != 0) _exit(126);
   }
   ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   std::vector<char*> args;
@@ -159,12 +166,12 @@ void WriteStatus(int report, int status) {
 // init), reaps whatever else dies, reports the program's status and exits, which makes the
 // kernel kill every process left in the namespace. Never returns.
 [[noreturn]] void Init(const std::vector<std::string>& argv, const std::string& scratch,
-                       const SandboxLimits& limits, int in, int out, int err, int report, bool root) {
+                       const SandboxLimits& limits, int in, int out, int err, int report, uid_t run_as) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const pid_t program = ::fork();
   if (program == 0) {
     ::close(report);
-    ExecProgram(argv, scratch, limits, in, out, err, root);
+    ExecProgram(argv, scratch, limits, in, out, err, run_as);
   }
   ::close(in);
   ::close(out);
@@ -193,6 +200,13 @@ void WriteStatus(int report, int status) {
   ::setsid();
   uint32_t bits = 0;
   const bool root = ::geteuid() == 0;
+  // As root, the program runs as the scratch directory's owner (ScratchDir gave it a uid of
+  // its own), or as nobody for a directory root owns.
+  uid_t run_as = 0;
+  if (root) {
+    struct stat st {};
+    run_as = ::stat(scratch.c_str(), &st) == 0 && st.st_uid != 0 ? st.st_uid : kNobody;
+  }
   if (root) {
     if (::unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) == 0) {
       bits |= kPid | kNet;
@@ -217,8 +231,8 @@ void WriteStatus(int report, int status) {
   const bool pid_namespace = bits & kPid;
   const pid_t program = ::fork();
   if (program == 0) {
-    if (pid_namespace) Init(argv, scratch, limits, in, out, err, report, root);
-    ExecProgram(argv, scratch, limits, in, out, err, root);
+    if (pid_namespace) Init(argv, scratch, limits, in, out, err, report, run_as);
+    ExecProgram(argv, scratch, limits, in, out, err, run_as);
   }
   ::close(in);
   ::close(out);
@@ -254,7 +268,7 @@ std::string SandboxProtections::Describe() const {
   add(pid_namespace, "pid namespace");
   add(network_namespace, "network namespace (no network)");
   add(read_only_filesystem, "read-only filesystem outside the scratch directory");
-  add(unprivileged_uid, user_namespace ? "user namespace" : "runs as nobody");
+  add(unprivileged_uid, user_namespace ? "user namespace" : "an unprivileged uid per scratch directory");
   std::string out = "protections: rlimits, wall deadline, output cap, own session";
   for (const auto& h : have) absl::StrAppend(&out, ", ", h);
   if (!missing.empty()) {
@@ -270,10 +284,11 @@ absl::StatusOr<ScratchDir> ScratchDir::Create() {
   if (::mkdtemp(tmpl.data()) == nullptr) {
     return absl::InternalError(absl::StrCat("cannot create a scratch directory ", tmpl, ": ", strerror(errno)));
   }
-  if (::geteuid() == 0 && ::chown(tmpl.c_str(), kNobody, kNobody) != 0) {
+  const uid_t uid = kSandboxUidBase + next_sandbox_uid.fetch_add(1) % kSandboxUids;
+  if (::geteuid() == 0 && ::chown(tmpl.c_str(), uid, uid) != 0) {
     std::error_code ec;
     std::filesystem::remove_all(tmpl, ec);
-    return absl::InternalError(absl::StrCat("cannot hand ", tmpl, " to nobody: ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("cannot hand ", tmpl, " to uid ", uid, ": ", strerror(errno)));
   }
   return ScratchDir(tmpl);
 }

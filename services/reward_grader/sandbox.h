@@ -12,7 +12,9 @@
 //  - a new network namespace: no interface but a loopback that is down, so no connection
 //    reaches the host's ports;
 //  - a new mount namespace in which every mount is read-only except the scratch directory;
-//  - a user namespace when not root; when root, the program runs as nobody (65534);
+//  - a user namespace when not root; when root, the program runs as an unprivileged uid of
+//    its own (one per ScratchDir, from 61000-65095), so per-user limits such as the
+//    process count are per sandbox and one fork bomb cannot starve the others;
 //  - rlimits: CPU seconds, address space, file size, open files, processes; no core files;
 //  - a wall deadline, after which the whole PID namespace is killed with SIGKILL;
 //  - stdout and stderr capped (the program is killed when it prints more);
@@ -59,11 +61,12 @@ struct SandboxProtections {
   bool network_namespace = false;
   bool read_only_filesystem = false;  // mount namespace, everything but the scratch dir read-only
   bool user_namespace = false;
-  bool unprivileged_uid = false;      // runs as nobody (root) or in a user namespace
+  bool unprivileged_uid = false;      // a uid of its own (root) or a user namespace
   std::string Describe() const;       // "pid, network, read-only fs, …; missing: …"
 };
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+// As root it is handed to a fresh sandbox uid, which programs run in it then use.
 class ScratchDir {
  public:
   static absl::StatusOr<ScratchDir> Create();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "services/reward_grader/code_reward.h"
@@ -76,6 +77,20 @@ TEST_F(SandboxTest, ForkBomb) {
   EXPECT_LT(run.wall_seconds, 6.0);
   std::cout << "fork bomb: " << run.reason << "\n";
   ExpectStillServing();
+}
+
+// Each scratch directory runs as its own uid, so the per-user process limit one fork bomb
+// exhausts is not the next sandbox's (with a shared uid the second program could not start).
+TEST_F(SandboxTest, AForkBombDoesNotStarveAnotherSandbox) {
+  auto other = ScratchDir::Create();
+  ASSERT_TRUE(other.ok());
+  std::ofstream(other->path() + "/main.py") << "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n";
+  SandboxLimits limits;
+  limits.wall_seconds = 3;
+  std::thread bomb([&] { Sandbox(limits).Run({kPython, "-I", "main.py"}, "", other->path()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // it is at its process limit by now
+  for (int i = 0; i < 3; ++i) ExpectStillServing();
+  bomb.join();
 }
 
 TEST_F(SandboxTest, InfiniteLoop) {
