@@ -16,6 +16,7 @@
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "services/metrics/exposer.h"
 #include "services/metrics/metrics.h"
+#include "services/transport/sha256.h"
 
 namespace r1rl::learner {
 namespace {
@@ -73,6 +74,17 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   bool paused = false;
   bool shut_down = false;
 
+  // The newest published weights; FetchWeights streams a snapshot (a reader keeps its
+  // shared_ptr while a newer version is published).
+  struct Weights {
+    int64_t version = -1;
+    std::string bytes;
+    std::string sha256;
+  };
+  mutable std::mutex weights_mu;
+  std::shared_ptr<const Weights> weights;
+  static constexpr size_t kChunkBytes = 1u << 20;
+
   metrics::Registry registry;
   metrics::Counter& m_ingested = registry.AddCounter("r1rl_controller_groups_ingested_total", "Groups written to the rollout buffer.").Add({});
   metrics::Counter& m_duplicate = registry.AddCounter("r1rl_controller_groups_duplicate_total", "Groups for a lease already ingested (dropped).").Add({});
@@ -80,6 +92,8 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   metrics::Family<metrics::Counter>& m_rejected = registry.AddCounter("r1rl_controller_rejected_total", "Rejected input, by reason.");
   metrics::Counter& m_forwarded = registry.AddCounter("r1rl_controller_rollouts_forwarded_total", "Rollout groups forwarded from workers to graders.").Add({});
   metrics::Counter& m_leases = registry.AddCounter("r1rl_controller_leases_granted_total", "Leases granted (first attempts and re-grants).").Add({});
+  metrics::Counter& m_weight_fetches = registry.AddCounter("r1rl_controller_weight_fetches_total", "Weight streams served to workers.").Add({});
+  metrics::Counter& m_weight_bytes = registry.AddCounter("r1rl_controller_weight_bytes_sent_total", "Weight bytes streamed to workers.").Add({});
   metrics::Family<metrics::Gauge>& m_gauges = registry.AddGauge("r1rl_controller_state", "Controller state, by quantity.");
   std::unique_ptr<metrics::Exposer> exposer;
 
@@ -253,6 +267,36 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     return grpc::Status::OK;
   }
 
+  grpc::Status FetchWeights(grpc::ServerContext* ctx, const v1::FetchWeightsRequest* req,
+                            grpc::ServerWriter<v1::WeightsChunk>* writer) override {
+    if (auto s = CheckWorker(req->worker_id()); !s.ok()) {
+      Reject("unknown_worker", s.error_message());
+      return s;
+    }
+    std::shared_ptr<const Weights> w;
+    {
+      std::lock_guard<std::mutex> lock(weights_mu);
+      w = weights;
+    }
+    if (!w) return {grpc::StatusCode::FAILED_PRECONDITION, "the learner has published no weights yet"};
+    for (size_t offset = 0; offset == 0 || offset < w->bytes.size(); offset += kChunkBytes) {
+      if (ctx->IsCancelled()) return {grpc::StatusCode::CANCELLED, "cancelled by the worker"};
+      v1::WeightsChunk chunk;
+      if (offset == 0) {
+        chunk.set_policy_version(w->version);
+        chunk.set_total_bytes(static_cast<int64_t>(w->bytes.size()));
+        chunk.set_sha256(w->sha256);
+        chunk.set_format("safetensors");
+      }
+      chunk.set_offset(static_cast<int64_t>(offset));
+      chunk.set_data(w->bytes.substr(offset, kChunkBytes));
+      if (!writer->Write(chunk)) return {grpc::StatusCode::CANCELLED, "the worker went away"};
+      m_weight_bytes.Increment(static_cast<double>(chunk.data().size()));
+    }
+    m_weight_fetches.Increment();
+    return grpc::Status::OK;
+  }
+
   grpc::Status Pause(grpc::ServerContext*, const v1::AdminRequest*, v1::ControllerStatus* out) override {
     SetPaused(true);
     *out = Snapshot();
@@ -289,6 +333,12 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     s.set_groups_duplicate(static_cast<int64_t>(m_duplicate.Value()));
     s.set_groups_unconsumed(static_cast<int64_t>(buffer->unconsumed()));
     s.set_groups_stale(static_cast<int64_t>(m_stale.Value()));
+    s.set_weight_fetches(static_cast<int64_t>(m_weight_fetches.Value()));
+    {
+      std::lock_guard<std::mutex> lock(weights_mu);
+      s.set_weights_version(weights ? weights->version : -1);
+      s.set_weights_bytes(weights ? static_cast<int64_t>(weights->bytes.size()) : 0);
+    }
     std::lock_guard<std::mutex> lock(mu);
     s.set_paused(paused);
     s.set_workers(static_cast<int32_t>(workers.size()));
@@ -378,9 +428,11 @@ absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chro
       continue;
     }
     const int64_t version = s->policy_version;
+    int64_t stale = 0;
     for (BufferedGroup& g : *peek) {
       if (version - g.group.policy_version() > s->options.leases.max_staleness) {
         ++batch.stale_dropped;
+        ++stale;
         s->m_stale.Increment();
       } else {
         batch.groups.push_back(std::move(g.group));
@@ -388,14 +440,28 @@ absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chro
     }
     if (auto st = s->buffer->Commit(peek->back().sequence); !st.ok()) return st;
     s->leases->Consumed(static_cast<int64_t>(peek->size()));
+    s->leases->Discarded(stale);
   }
   return batch;
 }
+
+void ControllerServer::DiscardGroups(int64_t groups) { state_->leases->Discarded(groups); }
 
 void ControllerServer::SetPolicyVersion(int64_t version) {
   state_->policy_version = version;
   state_->leases->SetPolicyVersion(version);
 }
+
+void ControllerServer::PublishWeights(int64_t version, std::string safetensors_bytes) {
+  auto w = std::make_shared<State::Weights>();
+  w->version = version;
+  w->sha256 = transport::Sha256Hex(safetensors_bytes);
+  w->bytes = std::move(safetensors_bytes);
+  std::lock_guard<std::mutex> lock(state_->weights_mu);
+  state_->weights = std::move(w);
+}
+
+metrics::Registry& ControllerServer::registry() { return state_->registry; }
 
 v1::ControllerStatus ControllerServer::Status() const { return state_->Snapshot(); }
 int ControllerServer::grpc_port() const { return state_->grpc_port; }

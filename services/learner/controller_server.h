@@ -1,5 +1,5 @@
 // The controller (the learner's rank 0): serves r1rl.v1.Controller (Register, Heartbeat,
-// LeasePrompts) and r1rl.v1.Admin (Pause, Resume, Status) over gRPC with grpc.health.v1,
+// LeasePrompts, FetchWeights) and r1rl.v1.Admin (Pause, Resume, Status) over gRPC with grpc.health.v1,
 // ingests graded RolloutGroups from a ZeroMQ PULL socket into the RocksDB rollout buffer,
 // and hands the trainer its batches within the staleness bound. Prometheus on /metrics.
 //
@@ -27,6 +27,7 @@
 #include "services/learner/lease_manager.h"
 #include "services/learner/prompt_dataset.h"
 #include "services/learner/rollout_buffer.h"
+#include "services/metrics/metrics.h"
 
 namespace r1rl::learner {
 
@@ -61,7 +62,16 @@ class ControllerServer {
   // and returns them (fewer, possibly none, at the deadline); stale ones on the way are
   // dropped and counted. Errors only from storage.
   absl::StatusOr<TrainBatch> TakeBatch(int64_t groups, std::chrono::steady_clock::time_point deadline);
+  // Of the groups TakeBatch returned, `groups` will not be trained on (filtered, bad): they
+  // free their place in the staleness window (lease_manager.h).
+  void DiscardGroups(int64_t groups);
   void SetPolicyVersion(int64_t version);
+  // Makes `safetensors_bytes` the weights workers fetch (Controller.FetchWeights: chunks of
+  // 1 MiB, the SHA-256 in the first), as `version`. Publish before SetPolicyVersion, so a
+  // worker told of a version can fetch it.
+  void PublishWeights(int64_t version, std::string safetensors_bytes);
+  // The /metrics registry: the learner adds its own families beside the controller's.
+  metrics::Registry& registry();
   v1::ControllerStatus Status() const;
 
   int grpc_port() const;

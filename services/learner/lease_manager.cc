@@ -35,7 +35,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
   }
   const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
   while (static_cast<int>(out.size()) < max &&
-         static_cast<int64_t>(active_.size()) + unconsumed_ < window) {
+         static_cast<int64_t>(active_.size()) + unconsumed_ + in_training_ < window) {
     std::optional<PromptRow> row = next_prompt_();
     if (!row) {
       stats_.dataset_exhausted = true;
@@ -72,7 +72,14 @@ bool LeaseManager::Completed(const std::string& lease_id) {
 
 void LeaseManager::Consumed(int64_t groups) {
   std::lock_guard<std::mutex> lock(mu_);
-  unconsumed_ = std::max<int64_t>(0, unconsumed_ - std::max<int64_t>(0, groups));
+  const int64_t n = std::min(unconsumed_, std::max<int64_t>(0, groups));
+  unconsumed_ -= n;
+  in_training_ += n;
+}
+
+void LeaseManager::Discarded(int64_t groups) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_training_ = std::max<int64_t>(0, in_training_ - std::max<int64_t>(0, groups));
 }
 
 bool LeaseManager::IsActive(const std::string& lease_id) const {
@@ -82,6 +89,7 @@ bool LeaseManager::IsActive(const std::string& lease_id) const {
 
 void LeaseManager::SetPolicyVersion(int64_t version) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (version != stats_.policy_version) in_training_ = 0;  // they were trained on
   stats_.policy_version = version;
 }
 

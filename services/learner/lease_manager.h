@@ -11,8 +11,11 @@
 // before any new prompt, so the buffer's dedup by lease id keeps whichever group arrives
 // first and drops the other. Staleness bound: a group sampled at version v is trainable at
 // step s only if s - v <= max_staleness, so at most (max_staleness + 1) steps' worth of
-// groups (groups_per_step each) may be leased or buffered-but-unconsumed at once; Grant
-// returns fewer (or none) beyond that. max_staleness = 0 is strictly on-policy (R1).
+// groups (groups_per_step each) may be leased, buffered, or taken by the trainer but not yet
+// trained on (the version has not moved) at once; Grant returns fewer (or none) beyond
+// that. So a prompt leased while the trainer works on step s waits for version s: sampled
+// earlier, it would arrive one version too old. Groups the trainer takes and throws away
+// (stale, no reward signal, bad) are reported with Discarded and free their place. max_staleness = 0 is strictly on-policy (R1).
 //
 // Thread-safety: all methods are thread-safe.
 #ifndef R1RL_SERVICES_LEARNER_LEASE_MANAGER_H_
@@ -78,6 +81,8 @@ class LeaseManager {
   bool Completed(const std::string& lease_id);
   // The trainer consumed `groups` completed groups (one step's batch).
   void Consumed(int64_t groups);
+  // Of the consumed groups, `groups` will not be trained on (stale, filtered, bad input).
+  void Discarded(int64_t groups);
   // Whether `lease_id` was granted and is not completed yet (expired ones included).
   bool IsActive(const std::string& lease_id) const;
   void SetPolicyVersion(int64_t version);
@@ -93,6 +98,7 @@ class LeaseManager {
   std::deque<std::string> expired_;       // lease ids waiting to be granted again
   int64_t next_id_ = 1;
   int64_t unconsumed_ = 0;
+  int64_t in_training_ = 0;  // consumed since the version last moved, to be trained on
   bool paused_ = false;
   LeaseStats stats_;
 };

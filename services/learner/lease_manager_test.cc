@@ -85,9 +85,35 @@ TEST(LeaseManager, ALateGroupBeforeTheRegrantCompletesTheLease) {
   EXPECT_TRUE(m.Grant("w2", 1, t0 + milliseconds(20)).size() == 1);  // expired, granted to w2
   EXPECT_TRUE(m.Completed(a[0].lease_id));
   m.Consumed(1);
+  m.SetPolicyVersion(1);
   auto next = m.Grant("w3", 1, t0 + milliseconds(30));
   ASSERT_EQ(next.size(), 1u);
   EXPECT_EQ(next[0].prompt.prompt_id, "p1");  // the expired one is not granted a third time
+}
+
+// Strictly on-policy: a prompt leased while the trainer works on its batch would be sampled
+// with weights one version too old, so the window stays shut until the version moves, and a
+// group the trainer throws away frees its place at once (the step still needs one).
+TEST(LeaseManager, GroupsInTrainingHoldTheWindowUntilTheVersionMoves) {
+  LeaseOptions o;
+  o.groups_per_step = 2;
+  LeaseManager m(o, Rows(100));
+  const auto t0 = LeaseClock::now();
+  auto a = m.Grant("w", 2, t0);
+  ASSERT_EQ(a.size(), 2u);
+  for (const auto& l : a) m.Completed(l.lease_id);
+  m.Consumed(2);
+  EXPECT_TRUE(m.Grant("w", 2, t0).empty()) << "leased during training: stale on arrival";
+  m.Discarded(1);
+  auto b = m.Grant("w", 2, t0);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].policy_version, 0);
+  m.Completed(b[0].lease_id);
+  m.Consumed(1);
+  m.SetPolicyVersion(1);
+  auto c = m.Grant("w", 5, t0);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].policy_version, 1);
 }
 
 TEST(LeaseManager, PauseAndTheEndOfTheData) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "services/model/causal_lm.h"
 #include "services/safetensors/safetensors.h"
+#include "services/safetensors/safetensors_writer.h"
 #include "services/safetensors/sharded.h"
 #include "services/status/status_macros.h"
 
@@ -41,23 +42,25 @@ bool IsIgnorable(const std::string& name) {
   return name.find("rotary_emb.inv_freq") != std::string::npos;
 }
 
-}  // namespace
 
-absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
-  ASSIGN_OR_RETURN(auto files, st::ShardedSafetensors::OpenDir(dir));
+// Copies every parameter from `find` (a tensor by name) and checks that `names`, the
+// tensors on offer, hold nothing the model lacks. `source` names them in errors.
+template <typename Files>
+absl::Status CopyParameters(const Files& files, const std::vector<std::string>& names,
+                            const std::string& source, CausalLMImpl* model) {
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
   std::set<std::string> used;
   for (auto& item : model->named_parameters()) {
     const std::string& name = item.key();
     torch::Tensor& param = item.value();
-    const st::TensorView* view = files->Find(name);
+    const st::TensorView* view = files.Find(name);
     if (view == nullptr) {
       missing.push_back(name);
       continue;
     }
     used.insert(name);
-    const std::string where = absl::StrCat(dir, ": tensor \"", name, "\"");
+    const std::string where = absl::StrCat(source, ": tensor \"", name, "\"");
     ASSIGN_OR_RETURN(torch::ScalarType type, TorchType(view->dtype, where));
     if (view->shape != param.sizes().vec()) {
       return absl::InvalidArgumentError(
@@ -66,45 +69,72 @@ absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
                        absl::StrJoin(param.sizes().vec(), ", "), "]"));
     }
     // from_blob does not copy: the bytes stay in the mapped file until copy_ converts them.
-    torch::Tensor source = torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
-                                            torch::TensorOptions().dtype(type));
-    param.copy_(source);
+    torch::Tensor source_tensor = torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
+                                                   torch::TensorOptions().dtype(type));
+    param.copy_(source_tensor);
   }
   if (!missing.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(dir, ": missing tensors: ",
+    return absl::InvalidArgumentError(absl::StrCat(source, ": missing tensors: ",
                                                    absl::StrJoin(missing, ", ")));
   }
   const bool tied = model->config().tie_word_embeddings;
-  for (const std::string& name : files->names()) {
+  for (const std::string& name : names) {
     if (used.count(name) || IsIgnorable(name) || (tied && name == "lm_head.weight")) continue;
     return absl::InvalidArgumentError(
-        absl::StrCat(dir, ": tensor \"", name, "\" is not a parameter of this ",
+        absl::StrCat(source, ": tensor \"", name, "\" is not a parameter of this ",
                      model->config().model_type, " model (check config.json)"));
   }
   return absl::OkStatus();
 }
 
-absl::Status SaveWeights(const CausalLMImpl& model, const std::string& dir,
-                         const std::string& dtype, int64_t max_shard_bytes) {
+// Views of every parameter as `dtype`; `keep_alive` holds the converted tensors.
+absl::StatusOr<std::vector<st::TensorView>> ParameterViews(const CausalLMImpl& model, const std::string& dtype,
+                                                           std::vector<torch::Tensor>* keep_alive) {
   ASSIGN_OR_RETURN(auto types, ParseDtypeName(dtype));
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create folder: ", ec.message()));
   torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> keep_alive;
   std::vector<st::TensorView> views;
   for (const auto& item : model.named_parameters()) {
-    const std::string& name = item.key();
     torch::Tensor t = item.value().detach().to(torch::kCPU, types.first).contiguous();
-    keep_alive.push_back(t);
+    keep_alive->push_back(t);
     st::TensorView view;
-    view.name = name;
+    view.name = item.key();
     view.dtype = types.second;
     view.shape = t.sizes().vec();
     view.data = static_cast<const uint8_t*>(t.data_ptr());
     view.nbytes = t.numel() * t.element_size();
     views.push_back(std::move(view));
   }
+  return views;
+}
+
+}  // namespace
+
+absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
+  ASSIGN_OR_RETURN(auto files, st::ShardedSafetensors::OpenDir(dir));
+  return CopyParameters(*files, files->names(), dir, model);
+}
+
+absl::Status LoadWeightsFromBytes(std::string bytes, const std::string& source, CausalLMImpl* model) {
+  ASSIGN_OR_RETURN(auto file, st::SafetensorsFile::FromBuffer(std::move(bytes), source));
+  std::vector<std::string> names;
+  for (const st::TensorView& t : file->tensors()) names.push_back(t.name);
+  return CopyParameters(*file, names, source, model);
+}
+
+absl::StatusOr<std::string> SerializeWeights(const CausalLMImpl& model, const std::string& dtype) {
+  std::vector<torch::Tensor> keep_alive;
+  ASSIGN_OR_RETURN(auto views, ParameterViews(model, dtype, &keep_alive));
+  return st::SerializeSafetensors(views, {{"format", "pt"}});
+}
+
+absl::Status SaveWeights(const CausalLMImpl& model, const std::string& dir,
+                         const std::string& dtype, int64_t max_shard_bytes) {
+  RETURN_IF_ERROR(ParseDtypeName(dtype).status());
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat(dir, ": cannot create folder: ", ec.message()));
+  std::vector<torch::Tensor> keep_alive;
+  ASSIGN_OR_RETURN(auto views, ParameterViews(model, dtype, &keep_alive));
   return st::WriteShardedSafetensors(dir, views, max_shard_bytes);
 }
 

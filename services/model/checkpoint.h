@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace r1rl::model {
 
@@ -22,6 +23,15 @@ class CausalLMImpl;
 // than F32/F16/BF16, and every error of the safetensors reader (bad header, offsets past
 // the end, ...). On error the model's parameters are unspecified.
 [[nodiscard]] absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model);
+
+// The same from one safetensors file held in `bytes` (weights received over the network);
+// `source` names it in errors. A corrupt header or a wrong tensor is an error.
+[[nodiscard]] absl::Status LoadWeightsFromBytes(std::string bytes, const std::string& source,
+                                                CausalLMImpl* model);
+
+// The parameters as the bytes of one safetensors file, as `dtype`.
+[[nodiscard]] absl::StatusOr<std::string> SerializeWeights(const CausalLMImpl& model,
+                                                           const std::string& dtype);
 
 // Writes the parameters of `model` into `dir` (created if absent) as `dtype`
 // ("float32", "float16", "bfloat16"), sharded above `max_shard_bytes`.

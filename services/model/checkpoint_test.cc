@@ -48,6 +48,32 @@ TEST(Checkpoint, SaveThenLoadGivesTheSameModelInEveryDtype) {
   }
 }
 
+// What the learner streams to workers: the bytes load into another model of the same shape
+// exactly; a flipped header byte or another model's bytes are errors, not garbage weights.
+TEST(Checkpoint, WeightsTravelAsBytes) {
+  auto original = Policy::Load(FixtureDir() + "/llama_tiny", {});
+  ASSERT_TRUE(original.ok()) << original.status();
+  auto bytes = (*original)->SerializeWeights();
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  auto receiver = Policy::RandomInit((*original)->config(), 99, {});
+  ASSERT_TRUE(receiver.ok());
+  ASSERT_TRUE((*receiver)->LoadWeightsFrom(*bytes, "stream").ok());
+  ExpectSameParameters((*original)->lm(), (*receiver)->lm(), 0);
+
+  std::string corrupt = *bytes;
+  corrupt[12] = '#';  // inside the JSON header
+  absl::Status bad = (*receiver)->LoadWeightsFrom(corrupt, "stream v3");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("stream v3"), std::string::npos) << bad;
+
+  ModelConfig other = (*original)->config();
+  other.num_hidden_layers += 1;
+  auto bigger = Policy::RandomInit(other, 1, {});
+  ASSERT_TRUE(bigger.ok());
+  absl::Status missing = (*bigger)->LoadWeightsFrom(*bytes, "stream");
+  EXPECT_NE(missing.message().find("missing tensors"), std::string::npos) << missing;
+}
+
 TEST(Checkpoint, ShardedSaveLoads) {
   auto original = Policy::Load(FixtureDir() + "/qwen2_tiny", {});
   ASSERT_TRUE(original.ok());

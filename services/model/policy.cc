@@ -91,6 +91,14 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::RandomInit(const ModelConfig& co
   return std::unique_ptr<Policy>(new Policy(std::move(impl)));
 }
 
+absl::StatusOr<std::string> Policy::SerializeWeights(const std::string& dtype) const {
+  return model::SerializeWeights(*impl_->lm, dtype);
+}
+
+absl::Status Policy::LoadWeightsFrom(std::string safetensors_bytes, const std::string& source) {
+  return LoadWeightsFromBytes(std::move(safetensors_bytes), source, impl_->lm.get());
+}
+
 absl::Status Policy::Save(const std::string& dir, const std::string& dtype) const {
   RETURN_IF_ERROR(SaveWeights(*impl_->lm, dir, dtype));
   ModelConfig config = impl_->config;

@@ -40,6 +40,12 @@ class Policy {
   // Writes config.json and the weights (as `dtype`) into `dir`, loadable by transformers.
   [[nodiscard]] absl::Status Save(const std::string& dir, const std::string& dtype = "float32") const;
 
+  // The weights as one safetensors byte string (what the learner streams to workers), and
+  // back. LoadWeightsFrom leaves the weights unspecified on error (a corrupt or foreign
+  // file, named by `source`).
+  [[nodiscard]] absl::StatusOr<std::string> SerializeWeights(const std::string& dtype = "float32") const;
+  [[nodiscard]] absl::Status LoadWeightsFrom(std::string safetensors_bytes, const std::string& source);
+
   const ModelConfig& config() const;
   CausalLMImpl& lm();
   const CausalLMImpl& lm() const;

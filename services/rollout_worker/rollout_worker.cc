@@ -10,8 +10,11 @@
 #include "absl/strings/str_cat.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "services/model/generation_config.h"
+#include "services/metrics/exposer.h"
+#include "services/metrics/metrics.h"
 #include "services/model/policy.h"
 #include "services/tokenizer/tokenizer.h"
+#include "services/transport/sha256.h"
 
 namespace r1rl::rollout {
 
@@ -28,9 +31,24 @@ struct RolloutWorker::State {
   std::string id;
   int group_size = 1;
   std::chrono::milliseconds heartbeat_interval{2000};
-  int64_t policy_version = 0;  // of the weights this worker samples with
+  int64_t policy_version = -1;  // of the weights this worker samples with (-1: from disk)
+  bool learner_has_weights = true;
   RolloutWorkerStats stats;
   uint64_t batches = 0;
+
+  metrics::Registry registry;
+  metrics::Counter& m_tokens = registry.AddCounter("r1rl_worker_tokens_generated_total", "Completion tokens sampled.").Add({});
+  metrics::Counter& m_generate_seconds = registry.AddCounter("r1rl_worker_generate_seconds_total", "Seconds spent sampling (tokens/s = rate of tokens over rate of this).").Add({});
+  metrics::Counter& m_groups = registry.AddCounter("r1rl_worker_groups_pushed_total", "Rollout groups pushed to the graders.").Add({});
+  metrics::Counter& m_leases = registry.AddCounter("r1rl_worker_prompts_leased_total", "Prompts leased from the controller.").Add({});
+  metrics::Gauge& m_version = registry.AddGauge("r1rl_worker_policy_version", "Policy version of the weights sampled with.").Add({});
+  metrics::Gauge& m_lag = registry.AddGauge("r1rl_worker_policy_lag", "The learner's newest version minus the worker's, at the last lease.").Add({});
+  metrics::Gauge& m_occupancy = registry.AddGauge("r1rl_worker_batch_occupancy", "Sequences in the last generation batch over generation.max_batch.").Add({});
+  metrics::Counter& m_fetches = registry.AddCounter("r1rl_worker_weight_fetches_total", "New policy versions fetched and swapped in.").Add({});
+  metrics::Family<metrics::Counter>& m_fetch_failures = registry.AddCounter("r1rl_worker_weight_fetch_failures_total", "Weight fetches refused, by reason.");
+  metrics::Histogram& m_fetch_seconds = registry.AddHistogram("r1rl_worker_weight_fetch_seconds", "Time to fetch, check and load a policy version.", metrics::ExponentialBuckets(0.001, 4, 10)).Add({});
+  metrics::Histogram& m_round_seconds = registry.AddHistogram("r1rl_worker_round_seconds", "Lease, sample and push of one batch.", metrics::ExponentialBuckets(0.01, 2, 14)).Add({});
+  std::unique_ptr<metrics::Exposer> exposer;
 
   absl::Status Register(const std::atomic<bool>& stop) {
     char host[256] = {0};
@@ -69,6 +87,61 @@ struct RolloutWorker::State {
     }
   }
 
+  absl::Status FetchFailed(const std::string& reason, const std::string& detail) {
+    m_fetch_failures.Add({{"reason", reason}}).Increment();
+    return absl::DataLossError(absl::StrCat("weights: ", detail));
+  }
+
+  // Streams the learner's newest weights, checks size and SHA-256, then swaps them in.
+  absl::Status FetchWeights() {
+    const auto start = Clock::now();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(300));
+    v1::FetchWeightsRequest req;
+    req.set_worker_id(id);
+    req.set_have_version(policy_version);
+    auto reader = stub->FetchWeights(&ctx, req);
+    v1::WeightsChunk chunk;
+    std::string bytes, sha;
+    int64_t version = -1, total = -1;
+    while (reader->Read(&chunk)) {
+      if (total < 0) {
+        version = chunk.policy_version();
+        total = chunk.total_bytes();
+        sha = chunk.sha256();
+        if (total < 0 || total > (int64_t{64} << 30)) return FetchFailed("bad_header", absl::StrCat("total_bytes = ", total));
+        bytes.reserve(static_cast<size_t>(total));
+      }
+      if (chunk.offset() != static_cast<int64_t>(bytes.size())) {
+        return FetchFailed("bad_offset", absl::StrCat("chunk offset ", chunk.offset(), " where ", bytes.size(), " was expected"));
+      }
+      bytes += chunk.data();
+      if (static_cast<int64_t>(bytes.size()) > total) return FetchFailed("oversized", absl::StrCat("more than total_bytes = ", total));
+    }
+    grpc::Status s = reader->Finish();
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {  // no learner weights (a bare controller)
+      if (learner_has_weights) spdlog::info("worker {}: the controller has no weights; sampling with {}", id, options.model_dir);
+      learner_has_weights = false;
+      return absl::OkStatus();
+    }
+    if (!s.ok()) return FetchFailed("rpc", s.error_message());
+    if (static_cast<int64_t>(bytes.size()) != total) {
+      return FetchFailed("truncated", absl::StrCat(bytes.size(), " of ", total, " bytes"));
+    }
+    if (transport::Sha256Hex(bytes) != sha) return FetchFailed("hash_mismatch", absl::StrCat("version ", version, ": SHA-256 differs"));
+    if (auto st = policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version)); !st.ok()) {
+      return FetchFailed("load", std::string(st.message()));
+    }
+    policy_version = version;
+    learner_has_weights = true;
+    m_fetches.Increment();
+    m_version.Set(static_cast<double>(version));
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    m_fetch_seconds.Observe(secs);
+    spdlog::info("worker {}: policy version {} loaded ({} bytes, {:.3f} s)", id, version, total, secs);
+    return absl::OkStatus();
+  }
+
   // One lease round: lease, sample, push. False when there was nothing to do.
   absl::StatusOr<bool> Round(const std::atomic<bool>& stop, bool* exhausted) {
     grpc::ClientContext ctx;
@@ -88,6 +161,16 @@ struct RolloutWorker::State {
     }
     *exhausted = resp.dataset_exhausted();
     if (resp.leases_size() == 0) return false;
+    const auto round_start = Clock::now();
+    m_leases.Increment(resp.leases_size());
+    if (resp.policy_version() > policy_version || policy_version < 0) {
+      // Between batches: sample the leased prompts with the newest weights. A failed fetch
+      // keeps the old ones; the groups say which version drew them, and the learner's
+      // staleness bound decides.
+      if (auto st = FetchWeights(); !st.ok()) spdlog::warn("worker {}: {}", id, std::string(st.message()));
+      if (!learner_has_weights) policy_version = std::max<int64_t>(policy_version, resp.policy_version());
+    }
+    m_lag.Set(static_cast<double>(resp.policy_version() - policy_version));
     std::vector<std::vector<int32_t>> prompts;
     for (const v1::PromptLease& l : resp.leases()) {
       prompts.push_back(tok->Encode(tokenizer::RenderPrompt(options.format, l.prompt(), options.system_prompt)));
@@ -98,8 +181,13 @@ struct RolloutWorker::State {
     const auto start = Clock::now();
     auto completions = generator.Generate(prompts, group_size);
     if (!completions.ok()) return completions.status();
-    stats.generate_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    stats.generate_seconds += secs;
     stats.tokens_generated += generator.last_generated_tokens();
+    m_generate_seconds.Increment(secs);
+    m_tokens.Increment(static_cast<double>(generator.last_generated_tokens()));
+    m_occupancy.Set(std::min(1.0, static_cast<double>(prompts.size() * static_cast<size_t>(group_size)) /
+                                      static_cast<double>(std::max<int64_t>(1, g.max_batch))));
     std::vector<v1::RolloutGroup> groups(static_cast<size_t>(resp.leases_size()));
     for (int i = 0; i < resp.leases_size(); ++i) {
       const v1::PromptLease& l = resp.leases(i);
@@ -121,7 +209,9 @@ struct RolloutWorker::State {
     for (const v1::RolloutGroup& grp : groups) {
       Push(grp.SerializeAsString(), stop);
       ++stats.groups_pushed;
+      m_groups.Increment();
     }
+    m_round_seconds.Observe(std::chrono::duration<double>(Clock::now() - round_start).count());
     return true;
   }
 };
@@ -133,6 +223,7 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
   o.model_dir = cfg.GetString("worker.model");
   o.worker_id = cfg.GetString("worker.id");
   o.exit_when_done = cfg.GetBool("worker.exit_when_done");
+  o.metrics_address = cfg.GetString("worker.metrics_address");
   const int64_t per = cfg.GetInt("worker.prompts_per_lease");
   if (per < 1 || per > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("worker.prompts_per_lease = ", per, ": must be in 1..1024"));
@@ -169,6 +260,12 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
   } catch (const zmq::error_t& e) {
     return absl::InvalidArgumentError(absl::StrCat("worker.output = ", options.output, ": ", e.what()));
   }
+  State* s = state.get();
+  auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry);
+  if (!exposer.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("worker.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
+  }
+  state->exposer = std::move(*exposer);
   state->options = std::move(options);
   return std::unique_ptr<RolloutWorker>(new RolloutWorker(std::move(state)));
 }
@@ -203,6 +300,7 @@ absl::Status RolloutWorker::Run(const std::atomic<bool>& stop) {
 }
 
 RolloutWorkerStats RolloutWorker::stats() const { return state_->stats; }
+int RolloutWorker::metrics_port() const { return state_->exposer->port(); }
 const std::string& RolloutWorker::worker_id() const { return state_->id; }
 
 }  // namespace r1rl::rollout

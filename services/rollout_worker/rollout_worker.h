@@ -7,8 +7,11 @@
 //   ASSIGN_OR_RETURN(auto worker, RolloutWorker::Create(options));
 //   RETURN_IF_ERROR(worker->Run(stop));   // until `stop`, or the data is done (exit_when_done)
 //
-// Until weights are streamed (issue 6, next), the worker samples with the checkpoint it
-// loaded, as policy version 0.
+// Weights: the worker loads config.json, tokenizer.json and initial weights from its model
+// folder, and before sampling a batch leased at a newer policy version than its own it
+// fetches that version from the learner (Controller.FetchWeights, chunked, SHA-256 checked
+// before the swap). Against a controller with no published weights it samples with what it
+// loaded. Prometheus: r1rl_worker_* on worker.metrics_address.
 #ifndef R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 #define R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 
@@ -30,6 +33,7 @@ struct RolloutWorkerOptions {
   std::string output = "tcp://127.0.0.1:5555";  // the controller's rollouts endpoint
   std::string model_dir;                         // config.json, safetensors, tokenizer.json
   std::string worker_id;                         // "" = the controller names it
+  std::string metrics_address = "0.0.0.0:9102";  // Prometheus /metrics (port 0: any free)
   int prompts_per_lease = 8;
   bool exit_when_done = false;  // return from Run once the dataset is exhausted
   tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
@@ -54,6 +58,7 @@ class RolloutWorker {
   absl::Status Run(const std::atomic<bool>& stop);
   RolloutWorkerStats stats() const;
   const std::string& worker_id() const;
+  int metrics_port() const;
 
  private:
   struct State;
