@@ -51,6 +51,7 @@ void RegisterInitModel(CLI::App& root, CommandResult* result);
 void RegisterDemo(CLI::App& root, CommandResult* result);
 void RegisterSft(CLI::App& root, CommandResult* result);
 void RegisterGrade(CLI::App& root, CommandResult* result);
+void RegisterCluster(CLI::App& root, CommandResult* result);
 
 }  // namespace r1rl::cli
 

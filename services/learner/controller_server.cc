@@ -355,6 +355,15 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
   if (!buffer.ok()) return buffer.status();
   state->buffer = std::move(*buffer);
   State* s = state.get();
+  if (options.leases.lease_id_prefix == "L") {  // unique per start: "L<unix ms, base 36>-"
+    uint64_t ms = static_cast<uint64_t>(UnixMillis(Clock::now()));
+    std::string b36;
+    do {
+      b36.insert(b36.begin(), "0123456789abcdefghijklmnopqrstuvwxyz"[ms % 36]);
+      ms /= 36;
+    } while (ms > 0);
+    options.leases.lease_id_prefix = absl::StrCat("L", b36, "-");
+  }
   state->leases = std::make_unique<LeaseManager>(options.leases, [s] { return s->dataset.Next(); });
   try {
     state->ingest = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);

@@ -42,7 +42,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
       break;
     }
     Lease l;
-    l.lease_id = "L" + std::to_string(next_id_++);
+    l.lease_id = options_.lease_id_prefix + std::to_string(next_id_++);
     l.prompt = std::move(*row);
     l.worker = worker;
     l.policy_version = stats_.policy_version;

@@ -46,6 +46,9 @@ struct LeaseOptions {
   std::chrono::milliseconds lease_duration{120000};
   int64_t max_staleness = 0;
   int64_t groups_per_step = 32;
+  // Lease ids are this prefix and a counter. The controller makes it unique per start, so a
+  // restarted learner never reuses an id the buffer's dedup index already holds.
+  std::string lease_id_prefix = "L";
 };
 
 struct Lease {

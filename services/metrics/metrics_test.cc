@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "services/metrics/exposer.h"
+#include "services/metrics/scrape.h"
 
 namespace r1rl::metrics {
 namespace {
@@ -120,6 +121,21 @@ TEST(Exposer, ServesMetricsThatPromtoolAccepts) {
   const int status = pclose(p);
   EXPECT_EQ(status, 0) << "promtool: " << std::string(out, n);
   EXPECT_EQ(std::string(out, n), "") << "promtool warnings";
+}
+
+TEST(Scrape, ReadsWhatTheExposerServes) {
+  Registry r;
+  r.AddGauge("r1rl_test_version", "v").Add({}).Set(7);
+  r.AddCounter("r1rl_test_total", "c").Add({{"reason", "x"}}).Increment(3);
+  auto e = Exposer::Start("127.0.0.1:0", &r);
+  ASSERT_TRUE(e.ok()) << e.status();
+  auto text = metrics::HttpGet("127.0.0.1:" + std::to_string((*e)->port()), "/metrics", std::chrono::milliseconds(2000));
+  ASSERT_TRUE(text.ok()) << text.status();
+  Samples s = ParseText(*text);
+  EXPECT_EQ(s["r1rl_test_version"], 7);
+  EXPECT_EQ(s["r1rl_test_total{reason=\"x\"}"], 3);
+  e->reset();
+  EXPECT_FALSE(metrics::HttpGet("127.0.0.1:1", "/metrics", std::chrono::milliseconds(500)).ok());
 }
 
 TEST(Exposer, BadAddressIsAnError) {
