@@ -66,6 +66,10 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
   mutable std::mutex mu;  // workers, dataset, rejected, batch wait
+  // Held from a group's write to the buffer to its lease's completion, and from a batch's
+  // peek to its consumption, so the lease window's count of buffered groups never sees a
+  // group consumed before it was counted in (that leaked a place per race: a stalled run).
+  std::mutex ingest_mu;
   std::condition_variable ingested_cv;
   std::map<std::string, Clock::time_point> workers;
   int64_t next_worker = 1;
@@ -106,13 +110,22 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     spdlog::warn("controller: rejected ({}): {}", reason, detail);
   }
 
+  // Workers heard from within a lease's duration (or three heartbeats, if longer): a
+  // worker killed without a word stops counting once its leases would have expired.
+  int64_t LiveWorkersLocked() const {
+    const auto horizon = Clock::now() - std::max<Clock::duration>(options.leases.lease_duration, 3 * options.heartbeat_interval);
+    int64_t n = 0;
+    for (const auto& [id, seen] : workers) n += seen >= horizon;
+    return n;
+  }
+
   void RefreshGauges() {
     const LeaseStats s = leases->Stats();
     m_gauges.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
     m_gauges.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
     m_gauges.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));
     std::lock_guard<std::mutex> lock(mu);
-    m_gauges.Add({{"quantity", "workers"}}).Set(static_cast<double>(workers.size()));
+    m_gauges.Add({{"quantity", "workers"}}).Set(static_cast<double>(LiveWorkersLocked()));
   }
 
   void IngestLoop() {
@@ -152,6 +165,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
         Reject("unknown_lease", absl::StrCat("lease_id = \"", group.lease_id(), "\": not granted by this controller"));
         continue;
       }
+      std::unique_lock<std::mutex> ingest_lock(ingest_mu);
       auto r = buffer->Ingest(group);
       if (!r.ok()) {
         spdlog::error("controller: ingest of {} failed: {}", group.lease_id(), std::string(r.status().message()));
@@ -159,6 +173,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
       }
       if (*r == IngestResult::kStored) {
         leases->Completed(group.lease_id());
+        ingest_lock.unlock();
         m_ingested.Increment();
         ingested_cv.notify_all();
       } else {
@@ -341,7 +356,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     }
     std::lock_guard<std::mutex> lock(mu);
     s.set_paused(paused);
-    s.set_workers(static_cast<int32_t>(workers.size()));
+    s.set_workers(static_cast<int32_t>(LiveWorkersLocked()));
     for (const auto& [k, v] : rejected) (*s.mutable_rejected())[k] = v;
     return s;
   }
@@ -426,9 +441,11 @@ absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chro
   TrainBatch batch;
   State* s = state_.get();
   while (static_cast<int64_t>(batch.groups.size()) < groups) {
+    std::unique_lock<std::mutex> ingest_lock(s->ingest_mu);
     auto peek = s->buffer->Peek(static_cast<size_t>(groups - static_cast<int64_t>(batch.groups.size())));
     if (!peek.ok()) return peek.status();
     if (peek->empty()) {
+      ingest_lock.unlock();
       if (Clock::now() >= deadline) return batch;  // what there is (consumed groups are never lost)
       // Woken by ingest, or after 50 ms at most (a notification may come between the peek
       // and the wait).

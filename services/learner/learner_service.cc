@@ -59,6 +59,7 @@ struct Batch {
   int64_t stale = 0;
   int64_t filtered = 0;  // dynamic sampling: no reward variance
   std::map<std::string, int64_t> bad;
+  std::vector<std::string> leases, prompts;  // of the groups trained on
 };
 
 void AddGroup(const LearnerOptions& o, const v1::RolloutGroup& g, Batch* b) {
@@ -81,6 +82,8 @@ void AddGroup(const LearnerOptions& o, const v1::RolloutGroup& g, Batch* b) {
     b->rollouts.push_back(std::move(r));
   }
   ++b->groups;
+  b->leases.push_back(g.lease_id());
+  b->prompts.push_back(g.prompt_id());
 }
 
 // Reward and response statistics of a batch, under the embedded demo's names.
@@ -259,6 +262,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
       << std::flush;
 
   std::ofstream metrics_file(o.run_dir + "/metrics.jsonl", std::ios::trunc);
+  std::ofstream trained_file(o.run_dir + "/trained.jsonl", std::ios::trunc);  // the audit: leases per step
   const int64_t group_size = o.controller.group_size;
   const auto run_start = Clock::now();
   int64_t step = 0;
@@ -331,6 +335,8 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     m["samples_per_second"] = static_cast<double>(batch.rollouts.size()) / std::max(1e-9, wait + train);
     m["elapsed_seconds"] = Since(run_start);
     metrics_file << JsonLine(m) << "\n" << std::flush;
+    trained_file << nlohmann::json({{"step", step + 1}, {"leases", batch.leases}, {"prompts", batch.prompts}}).dump() << "\n"
+                 << std::flush;
     lm.Record(m);
     lm.steps.Increment();
     lm.groups.Increment(static_cast<double>(batch.groups));

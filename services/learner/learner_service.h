@@ -11,6 +11,7 @@
 // vocabulary, one log-prob per token, lengths inside the model's context: a bad one is
 // dropped and counted, never trained on) -> GrpoTrainer::Step -> publish weights -> next
 // version. Writes <run_dir>/metrics.jsonl (one object per step, the embedded demo's names),
+// <run_dir>/trained.jsonl (the lease and prompt ids each step trained on: the audit trail),
 // <run_dir>/endpoints.json (the bound addresses) and <run_dir>/checkpoints/{step-N,final}.
 #ifndef R1RL_SERVICES_LEARNER_LEARNER_SERVICE_H_
 #define R1RL_SERVICES_LEARNER_LEARNER_SERVICE_H_
