@@ -8,12 +8,14 @@ LeaseManager::LeaseManager(LeaseOptions options, std::function<std::optional<Pro
     : options_(options), next_prompt_(std::move(next_prompt)) {}
 
 void LeaseManager::ExpireLocked(LeaseClock::time_point now) {
-  for (auto& [id, lease] : active_) {
-    if (!lease.worker.empty() && lease.deadline <= now) {
-      lease.worker.clear();  // no holder: waiting to be granted again
-      expired_.push_back(id);
+  while (!deadlines_.empty() && deadlines_.front().first <= now) {
+    auto it = active_.find(deadlines_.front().second);
+    if (it != active_.end() && !it->second.worker.empty() && it->second.deadline <= now) {
+      it->second.worker.clear();  // no holder: waiting to be granted again
+      expired_.push_back(it->first);
       ++stats_.expired;
     }
+    deadlines_.pop_front();
   }
 }
 
@@ -30,6 +32,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
     l.worker = worker;
     l.policy_version = stats_.policy_version;
     l.deadline = now + options_.lease_duration;
+    deadlines_.emplace_back(l.deadline, l.lease_id);
     ++stats_.granted;
     out.push_back(l);
   }
@@ -47,6 +50,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
     l.worker = worker;
     l.policy_version = stats_.policy_version;
     l.deadline = now + options_.lease_duration;
+    deadlines_.emplace_back(l.deadline, l.lease_id);
     ++stats_.granted;
     out.push_back(l);
     active_.emplace(l.lease_id, l);

@@ -99,6 +99,10 @@ class LeaseManager {
   mutable std::mutex mu_;
   std::map<std::string, Lease> active_;   // lease id -> lease (not completed)
   std::deque<std::string> expired_;       // lease ids waiting to be granted again
+  // (deadline, lease id) in grant order: deadlines are grant time + one duration, so this is
+  // sorted and expiry looks only at its front. Entries of completed or re-granted leases
+  // are skipped when they come up.
+  std::deque<std::pair<LeaseClock::time_point, std::string>> deadlines_;
   int64_t next_id_ = 1;
   int64_t unconsumed_ = 0;
   int64_t in_training_ = 0;  // consumed since the version last moved, to be trained on
