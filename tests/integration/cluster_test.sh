@@ -54,7 +54,8 @@ def get(name):
         if line.startswith(name + " "): return float(line.split()[1])
     return 0.0
 for _ in range(2000):
-    if get("r1rl_worker_prompts_leased_total") > get("r1rl_worker_groups_pushed_total"): sys.exit(0)
+    # a whole lease (8 prompts) unpushed: still sampling, not in the middle of pushing
+    if get("r1rl_worker_prompts_leased_total") >= get("r1rl_worker_groups_pushed_total") + 8: sys.exit(0)
     time.sleep(0.01)
 sys.exit(1)
 PY
