@@ -19,6 +19,7 @@
 #include "services/demo/svg_plot.h"
 #include "services/learner/grpo_trainer.h"
 #include "services/learner/learner_config.h"
+#include "services/learner/metrics_json.h"
 #include "services/learner/sft_trainer.h"
 #include "services/model/causal_lm.h"
 #include "services/model/generator.h"
@@ -321,16 +322,6 @@ absl::Status SampleLoop(const DemoOptions& o, const ArithmeticTask& task,
   return absl::OkStatus();
 }
 
-std::string JsonLine(const learner::Metrics& m) {
-  nlohmann::ordered_json j;
-  auto step = m.find("step");
-  if (step != m.end()) j["step"] = static_cast<int64_t>(step->second);
-  for (const auto& [k, v] : m) {
-    if (k != "step" && std::isfinite(v)) j[k] = v;
-  }
-  return j.dump();
-}
-
 }  // namespace
 
 absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg) {
@@ -518,7 +509,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
       "  step 0: held-out accuracy %.3f, format %.3f, scratchpad written %.3f, validation %.3f\n",
       first["heldout_accuracy"], first["heldout_format"], first["heldout_scratchpad_share"],
       first["validation_accuracy"]);
-  metrics_file << JsonLine(first) << "\n" << std::flush;
+  metrics_file << learner::MetricsJsonLine(first) << "\n" << std::flush;
 
   WeightBoard board;
   runtime::BlockingQueue<RolloutBatch> sampled(std::max<int64_t>(1, o.max_policy_lag));
@@ -569,7 +560,7 @@ absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& conf
     plot[0].points.emplace_back(step, mm["reward"]);
     plot[2].points.emplace_back(step, mm["response_length"]);
     plot[3].points.emplace_back(step, mm["kl"]);
-    metrics_file << JsonLine(mm) << "\n" << std::flush;
+    metrics_file << learner::MetricsJsonLine(mm) << "\n" << std::flush;
     const double elapsed = Since(grpo_start);
     out << absl::StrFormat("  %s %3d/%d  reward %.2f  acc %.2f  len %4.1f  kl %.4f  %.2f s/step",
                            Bar(step, o.grpo_steps), step, o.grpo_steps, mm["reward"], mm["accuracy"],

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "services/learner/advantages.h"
 #include "services/learner/learner_config.h"
+#include "services/learner/metrics_json.h"
 #include "services/metrics/metrics.h"
 #include "services/model/policy.h"
 #include "services/status/status_macros.h"
@@ -24,15 +25,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-std::string JsonLine(const Metrics& m) {
-  nlohmann::ordered_json j;
-  if (auto step = m.find("step"); step != m.end()) j["step"] = static_cast<int64_t>(step->second);
-  for (const auto& [k, v] : m) {
-    if (k != "step" && std::isfinite(v)) j[k] = v;
-  }
-  return j.dump();
-}
 
 // Why a group from the wire cannot be trained on; "" when it can.
 std::string CheckGroup(const v1::RolloutGroup& g, int64_t group_size, const model::ModelConfig& mc) {
@@ -334,7 +326,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     m["step_seconds"] = wait + train;
     m["samples_per_second"] = static_cast<double>(batch.rollouts.size()) / std::max(1e-9, wait + train);
     m["elapsed_seconds"] = Since(run_start);
-    metrics_file << JsonLine(m) << "\n" << std::flush;
+    metrics_file << learner::MetricsJsonLine(m) << "\n" << std::flush;
     trained_file << nlohmann::json({{"step", step + 1}, {"leases", batch.leases}, {"prompts", batch.prompts}}).dump() << "\n"
                  << std::flush;
     lm.Record(m);
