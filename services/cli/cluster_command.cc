@@ -207,6 +207,7 @@ int Up(const ClusterFlags& f) {
     if (!port.ok()) return fail_up(port.status());
     if (auto s = spawn(absl::StrCat("worker-", i), "rollout_worker", "r1rl-rollout-worker",
                        {absl::StrCat("worker.id=worker-", i), absl::StrCat("worker.metrics_address=127.0.0.1:", *port),
+                        "worker.grpc_address=127.0.0.1:0",
                         absl::StrCat("generation.seed=", cfg->GetInt("generation.seed") + 1000 * i)},
                        *port);
         !s.ok()) {

@@ -44,6 +44,7 @@ int Fail(const std::string& command, const absl::Status& status);
 void SetUpLogging(const std::string& level);
 
 void RegisterDoctor(CLI::App& root, CommandResult* result);
+void RegisterAdmin(CLI::App& root, CommandResult* result);
 void RegisterConfig(CLI::App& root, CommandResult* result);
 void RegisterTokenize(CLI::App& root, CommandResult* result);
 void RegisterGenerate(CLI::App& root, CommandResult* result);

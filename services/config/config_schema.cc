@@ -134,6 +134,8 @@ std::vector<KeySpec> BuildSchema() {
       {"worker.prompts_per_lease", T::kInt, "8", "Prompts leased and sampled together."},
       {"worker.exit_when_done", T::kBool, "false", "Exit once the controller's dataset is exhausted."},
       {"worker.metrics_address", T::kString, "\"0.0.0.0:9102\"", "Prometheus /metrics (port 0: any free port)."},
+      {"worker.grpc_address", T::kString, "\"0.0.0.0:50052\"", "gRPC Status and grpc.health.v1 (port 0: any free port)."},
+      {"worker.lease_wait_ms", T::kInt, "2000", "LeasePrompts long poll: how long the controller may hold a request with nothing to grant (0..30000)."},
       // learner (the r1rl-learner service: controller + GRPO trainer)
       {"learner.data", T::kString, "\"\"", "Prompts, JSONL: {\"prompt\": ..., \"reward\": {...}, \"id\": ...} per line."},
       {"learner.model", T::kString, "\"\"", "The initial policy: config.json, safetensors, tokenizer.json."},
@@ -147,6 +149,7 @@ std::vector<KeySpec> BuildSchema() {
       {"learner.lease_seconds", T::kDouble, "120", "A lease not answered in this time is granted again."},
       {"learner.epochs", T::kInt, "0", "Passes over learner.data (0: as many as grpo.steps need)."},
       {"learner.checkpoint_every", T::kInt, "0", "Save checkpoints/step-N every this many steps (0: final only)."},
+      {"learner.resume", T::kBool, "true", "Continue from the newest checkpoint's resume point in learner.run_dir's buffer (policy, optimizer, step, dataset position)."},
       // sft
       {"sft.lr", T::kDouble, "5e-4", "Peak learning rate of supervised fine-tuning (cosine to 10%)."},
       {"sft.steps", T::kInt, "40", "SFT optimizer steps."},

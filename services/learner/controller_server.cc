@@ -16,10 +16,12 @@
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "services/metrics/exposer.h"
 #include "services/metrics/metrics.h"
+#include "services/status/status_macros.h"
 #include "services/transport/sha256.h"
 
 namespace r1rl::learner {
 namespace {
+constexpr char kResumeKey[] = "resume";  // the buffer meta key of the ResumePoint (JSON)
 
 using Clock = std::chrono::steady_clock;
 
@@ -72,9 +74,22 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   std::mutex ingest_mu;
   std::condition_variable ingested_cv;
   std::map<std::string, Clock::time_point> workers;
+  std::map<std::string, std::string> worker_hosts;
+  std::map<std::string, v1::WorkerReport> reports;  // each worker's last ReportStatus
   int64_t next_worker = 1;
+  // Long polls (LeasePrompts with wait_ms) wait on it, under `mu`; woken when the window may
+  // have opened (the version moved, groups discarded, resumed) and on shutdown.
+  std::condition_variable lease_cv;
+  // CheckpointNow: requests are numbered; the learner serves all pending ones at once.
+  std::condition_variable checkpoint_cv;
+  int64_t checkpoints_requested = 0;
+  int64_t checkpoints_served = 0;
+  int64_t last_checkpoint_step = -1;
+  std::string last_checkpoint_path;
+  bool draining = false;
   std::map<std::string, int64_t> rejected;
   std::atomic<int64_t> policy_version{0};
+  std::optional<ResumePoint> resumed;
   bool paused = false;
   bool shut_down = false;
 
@@ -223,10 +238,15 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
       Reject("bad_request", "worker_id longer than 256 bytes");
       return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id: longer than 256 bytes"};
     }
+    if (req->host().size() > 256) {
+      Reject("bad_request", "host longer than 256 bytes");
+      return {grpc::StatusCode::INVALID_ARGUMENT, "host: longer than 256 bytes"};
+    }
     {
       std::lock_guard<std::mutex> lock(mu);
       if (id.empty()) id = absl::StrCat("worker-", next_worker++);
       workers[id] = Clock::now();
+      worker_hosts[id] = req->host();
     }
     resp->set_worker_id(id);
     resp->set_policy_version(policy_version);
@@ -247,9 +267,35 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     return grpc::Status::OK;
   }
 
-  grpc::Status LeasePrompts(grpc::ServerContext*, const v1::LeasePromptsRequest* req, v1::LeasePromptsResponse* resp) override {
+  grpc::Status ReportStatus(grpc::ServerContext*, const v1::WorkerReport* req, v1::ReportStatusResponse* resp) override {
+    if (auto s = CheckWorker(req->worker_id()); !s.ok()) {
+      Reject("unknown_worker", s.error_message());
+      return s;
+    }
+    if (req->tokens_generated() < 0 || req->groups_pushed() < 0 || req->weight_fetches() < 0 ||
+        !(req->generate_seconds() >= 0) || req->metrics_address().size() > 256 || req->grpc_address().size() > 256) {
+      const std::string msg = absl::StrCat("report from ", req->worker_id(), ": tokens_generated = ", req->tokens_generated(),
+                                           ", groups_pushed = ", req->groups_pushed(), ", generate_seconds = ",
+                                           req->generate_seconds(), ": counters must be >= 0, addresses <= 256 bytes");
+      Reject("bad_request", msg);
+      return {grpc::StatusCode::INVALID_ARGUMENT, msg};
+    }
+    resp->set_policy_version(policy_version);
+    std::lock_guard<std::mutex> lock(mu);
+    reports[req->worker_id()] = *req;
+    resp->set_paused(paused);
+    resp->set_draining(draining);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LeasePrompts(grpc::ServerContext* ctx, const v1::LeasePromptsRequest* req, v1::LeasePromptsResponse* resp) override {
     if (req->max_prompts() < 1 || req->max_prompts() > 1024) {
       const std::string msg = absl::StrCat("max_prompts = ", req->max_prompts(), ": must be in 1..1024");
+      Reject("bad_request", msg);
+      return {grpc::StatusCode::INVALID_ARGUMENT, msg};
+    }
+    if (req->wait_ms() < 0 || req->wait_ms() > 30000) {
+      const std::string msg = absl::StrCat("wait_ms = ", req->wait_ms(), ": must be in 0..30000");
       Reject("bad_request", msg);
       return {grpc::StatusCode::INVALID_ARGUMENT, msg};
     }
@@ -259,8 +305,18 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     }
     std::vector<Lease> granted;
     {
-      std::lock_guard<std::mutex> lock(mu);  // the dataset is read under it
-      granted = leases->Grant(req->worker_id(), req->max_prompts(), Clock::now());
+      const auto until = Clock::now() + std::chrono::milliseconds(req->wait_ms());
+      std::unique_lock<std::mutex> lock(mu);  // the dataset is read under it
+      while (true) {
+        if (!options.lease_after_weights || HasWeights()) {
+          granted = leases->Grant(req->worker_id(), req->max_prompts(), Clock::now());
+        }
+        if (!granted.empty() || paused || !running || ctx->IsCancelled() || Clock::now() >= until) break;
+        const LeaseStats ls = leases->Stats();
+        if ((ls.dataset_exhausted || ls.draining) && ls.outstanding == 0) break;
+        // Expiry is by the clock: look again at least every 100 ms.
+        lease_cv.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(100)));
+      }
       resp->set_paused(paused);
     }
     for (const Lease& l : granted) {
@@ -326,6 +382,42 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     *out = Snapshot();
     return grpc::Status::OK;
   }
+  grpc::Status Drain(grpc::ServerContext*, const v1::AdminRequest*, v1::ControllerStatus* out) override {
+    leases->Drain();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!draining) spdlog::info("controller: draining: no new prompts; outstanding leases finish");
+      draining = true;
+    }
+    lease_cv.notify_all();
+    ingested_cv.notify_all();
+    *out = Snapshot();
+    return grpc::Status::OK;
+  }
+  grpc::Status CheckpointNow(grpc::ServerContext* ctx, const v1::CheckpointRequest* req, v1::CheckpointResponse* out) override {
+    if (req->timeout_ms() < 0) {
+      const std::string msg = absl::StrCat("timeout_ms = ", req->timeout_ms(), ": must be >= 0");
+      Reject("bad_request", msg);
+      return {grpc::StatusCode::INVALID_ARGUMENT, msg};
+    }
+    const auto until = Clock::now() + std::chrono::milliseconds(req->timeout_ms() > 0 ? req->timeout_ms() : 600000);
+    std::unique_lock<std::mutex> lock(mu);
+    const int64_t ticket = ++checkpoints_requested;
+    ingested_cv.notify_all();  // a learner waiting for rollouts looks at once
+    while (checkpoints_served < ticket) {
+      if (!running || ctx->IsCancelled()) return {grpc::StatusCode::UNAVAILABLE, "the learner is stopping"};
+      if (Clock::now() >= until) return {grpc::StatusCode::DEADLINE_EXCEEDED, "the learner has not reached a step boundary"};
+      checkpoint_cv.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(200)));
+    }
+    out->set_step(last_checkpoint_step);
+    out->set_path(last_checkpoint_path);
+    return grpc::Status::OK;
+  }
+
+  bool HasWeights() const {
+    std::lock_guard<std::mutex> lock(weights_mu);
+    return weights != nullptr;
+  }
 
   void SetPaused(bool p) {
     {
@@ -333,6 +425,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
       paused = p;
     }
     leases->Pause(p);
+    lease_cv.notify_all();
   }
 
   v1::ControllerStatus Snapshot() const {
@@ -356,8 +449,30 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     }
     std::lock_guard<std::mutex> lock(mu);
     s.set_paused(paused);
+    s.set_draining(draining);
     s.set_workers(static_cast<int32_t>(LiveWorkersLocked()));
     for (const auto& [k, v] : rejected) (*s.mutable_rejected())[k] = v;
+    s.set_last_checkpoint_step(last_checkpoint_step);
+    s.set_last_checkpoint_path(last_checkpoint_path);
+    const auto now = Clock::now();
+    const auto horizon = std::max<Clock::duration>(options.leases.lease_duration, 3 * options.heartbeat_interval);
+    for (const auto& [id, seen] : workers) {
+      v1::WorkerInfo* w = s.add_worker_info();
+      w->set_worker_id(id);
+      if (auto h = worker_hosts.find(id); h != worker_hosts.end()) w->set_host(h->second);
+      w->set_seconds_since_seen(std::chrono::duration<double>(now - seen).count());
+      w->set_live(now - seen <= horizon);
+      w->set_policy_version(-1);
+      if (auto r = reports.find(id); r != reports.end()) {
+        const v1::WorkerReport& rep = r->second;
+        w->set_policy_version(rep.policy_version());
+        w->set_tokens_generated(rep.tokens_generated());
+        w->set_tokens_per_second(rep.generate_seconds() > 0 ? rep.tokens_generated() / rep.generate_seconds() : 0.0);
+        w->set_groups_pushed(rep.groups_pushed());
+        w->set_metrics_address(rep.metrics_address());
+        w->set_grpc_address(rep.grpc_address());
+      }
+    }
     return s;
   }
 };
@@ -379,7 +494,29 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
     } while (ms > 0);
     options.leases.lease_id_prefix = absl::StrCat("L", b36, "-");
   }
+  if (options.resume) {
+    auto saved = s->buffer->GetMeta(kResumeKey);
+    if (!saved.ok()) return saved.status();
+    if (saved->has_value()) {
+      const auto j = nlohmann::json::parse(**saved, nullptr, false);
+      if (j.is_discarded() || !j.is_object() || !j.value("step", nlohmann::json()).is_number_integer() ||
+          !j.value("dataset_position", nlohmann::json()).is_number_integer() || !j.value("checkpoint", nlohmann::json()).is_string()) {
+        return absl::DataLossError(absl::StrCat(options.buffer_path, ": meta \"", kResumeKey, "\" = ", **saved,
+                                                ": not a resume point (step, dataset_position, checkpoint)"));
+      }
+      ResumePoint rp;
+      rp.step = j["step"].get<int64_t>();
+      rp.dataset_position = j["dataset_position"].get<int64_t>();
+      rp.checkpoint = j["checkpoint"].get<std::string>();
+      ASSIGN_OR_RETURN(rp.groups_dropped, s->buffer->DropUnconsumed());
+      s->dataset.SeekPosition(rp.dataset_position);
+      options.leases.start_position = rp.dataset_position;
+      s->policy_version = rp.step;
+      s->resumed = rp;
+    }
+  }
   state->leases = std::make_unique<LeaseManager>(options.leases, [s] { return s->dataset.Next(); });
+  if (s->resumed) s->leases->SetPolicyVersion(s->resumed->step);
   try {
     state->ingest = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);
     state->ingest->set(zmq::sockopt::rcvtimeo, 100);
@@ -435,6 +572,8 @@ void ControllerServer::Shutdown() {
   state_->rollouts->close();
   state_->to_graders->close();
   state_->ingested_cv.notify_all();
+  state_->lease_cv.notify_all();
+  state_->checkpoint_cv.notify_all();
 }
 
 absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chrono::steady_clock::time_point deadline) {
@@ -455,10 +594,15 @@ absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chro
     }
     const int64_t version = s->policy_version;
     int64_t stale = 0;
+    std::vector<std::string> stale_leases;
     for (BufferedGroup& g : *peek) {
-      if (version - g.group.policy_version() > s->options.leases.max_staleness) {
+      // Too old, or from a version this learner never published (a worker that sampled
+      // with a lost run's weights before a restart): not trainable.
+      const int64_t age = version - g.group.policy_version();
+      if (age > s->options.leases.max_staleness || age < 0) {
         ++batch.stale_dropped;
         ++stale;
+        stale_leases.push_back(g.group.lease_id());
         s->m_stale.Increment();
       } else {
         batch.groups.push_back(std::move(g.group));
@@ -467,15 +611,49 @@ absl::StatusOr<TrainBatch> ControllerServer::TakeBatch(int64_t groups, std::chro
     if (auto st = s->buffer->Commit(peek->back().sequence); !st.ok()) return st;
     s->leases->Consumed(static_cast<int64_t>(peek->size()));
     s->leases->Discarded(stale);
+    s->leases->Trained(stale_leases);
   }
   return batch;
 }
 
-void ControllerServer::DiscardGroups(int64_t groups) { state_->leases->Discarded(groups); }
+void ControllerServer::DiscardGroups(int64_t groups) {
+  state_->leases->Discarded(groups);
+  state_->lease_cv.notify_all();
+}
 
 void ControllerServer::SetPolicyVersion(int64_t version) {
   state_->policy_version = version;
   state_->leases->SetPolicyVersion(version);
+  state_->lease_cv.notify_all();
+}
+
+void ControllerServer::Trained(const std::vector<std::string>& lease_ids) { state_->leases->Trained(lease_ids); }
+
+absl::Status ControllerServer::SaveResumePoint(int64_t step, const std::string& checkpoint) {
+  const nlohmann::json j = {{"step", step}, {"dataset_position", state_->leases->ResumePosition()}, {"checkpoint", checkpoint}};
+  return state_->buffer->PutMeta(kResumeKey, j.dump());
+}
+
+const std::optional<ResumePoint>& ControllerServer::resumed_from() const { return state_->resumed; }
+
+int64_t ControllerServer::PendingCheckpoints() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->checkpoints_requested > state_->checkpoints_served ? state_->checkpoints_requested : 0;
+}
+
+void ControllerServer::CheckpointSaved(int64_t served_through, int64_t step, const std::string& path) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->checkpoints_served = std::max(state_->checkpoints_served, served_through);
+    state_->last_checkpoint_step = step;
+    state_->last_checkpoint_path = path;
+  }
+  state_->checkpoint_cv.notify_all();
+}
+
+bool ControllerServer::draining() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->draining;
 }
 
 void ControllerServer::PublishWeights(int64_t version, std::string safetensors_bytes) {
@@ -483,8 +661,11 @@ void ControllerServer::PublishWeights(int64_t version, std::string safetensors_b
   w->version = version;
   w->sha256 = transport::Sha256Hex(safetensors_bytes);
   w->bytes = std::move(safetensors_bytes);
-  std::lock_guard<std::mutex> lock(state_->weights_mu);
-  state_->weights = std::move(w);
+  {
+    std::lock_guard<std::mutex> lock(state_->weights_mu);
+    state_->weights = std::move(w);
+  }
+  state_->lease_cv.notify_all();
 }
 
 metrics::Registry& ControllerServer::registry() { return state_->registry; }

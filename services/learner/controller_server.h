@@ -1,5 +1,6 @@
 // The controller (the learner's rank 0): serves r1rl.v1.Controller (Register, Heartbeat,
-// LeasePrompts, FetchWeights) and r1rl.v1.Admin (Pause, Resume, Status) over gRPC with grpc.health.v1,
+// LeasePrompts, FetchWeights, ReportStatus) and r1rl.v1.Admin (Pause, Resume, Drain,
+// CheckpointNow, Status) over gRPC with grpc.health.v1,
 // ingests graded RolloutGroups from a ZeroMQ PULL socket into the RocksDB rollout buffer,
 // and hands the trainer its batches within the staleness bound. Prometheus on /metrics.
 //
@@ -19,6 +20,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,22 @@ struct ControllerOptions {
   int32_t group_size = 8;
   std::chrono::milliseconds heartbeat_interval{2000};
   size_t max_message_bytes = 64u << 20;
+  // Grant no lease before the first PublishWeights (the learner's case: a worker must never
+  // sample with other weights under the learner's version number). A bare controller
+  // (tests, tools) leaves it off: workers then sample with their own weights.
+  bool lease_after_weights = false;
+  // Continue from the resume point in the buffer's meta, when there is one: the dataset
+  // from its position, the version from its step; groups buffered but not trained are
+  // dropped (their prompts are leased again) and counted.
+  bool resume = true;
+};
+
+// Where a restarted learner picks up: written to the buffer's meta after each checkpoint.
+struct ResumePoint {
+  int64_t step = 0;             // the policy version the checkpoint holds
+  int64_t dataset_position = 0;  // LeaseManager::ResumePosition() then
+  std::string checkpoint;        // its folder
+  uint64_t groups_dropped = 0;   // buffered, untrained, dropped at this start
 };
 
 struct TrainBatch {
@@ -66,6 +84,20 @@ class ControllerServer {
   // free their place in the staleness window (lease_manager.h).
   void DiscardGroups(int64_t groups);
   void SetPolicyVersion(int64_t version);
+  // The trainer is done with these leases' groups (trained on, or dropped for good).
+  void Trained(const std::vector<std::string>& lease_ids);
+  // Records (synced) that `checkpoint` holds the policy after `step` steps, with the
+  // dataset position to resume from.
+  absl::Status SaveResumePoint(int64_t step, const std::string& checkpoint);
+  // The point this start resumed from; nullopt for a fresh run.
+  const std::optional<ResumePoint>& resumed_from() const;
+  // Admin.CheckpointNow: the number of the newest pending request (0: none). The trainer
+  // looks between steps (and while it waits for rollouts), saves, then reports with
+  // CheckpointSaved(that number, ...), which answers every request up to it.
+  int64_t PendingCheckpoints() const;
+  void CheckpointSaved(int64_t served_through, int64_t step, const std::string& path);
+  // Admin.Drain was called: no new prompts are leased; the trainer finishes what is out.
+  bool draining() const;
   // Makes `safetensors_bytes` the weights workers fetch (Controller.FetchWeights: chunks of
   // 1 MiB, the SHA-256 in the first), as `version`. Publish before SetPolicyVersion, so a
   // worker told of a version can fetch it.

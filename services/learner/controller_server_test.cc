@@ -44,6 +44,10 @@ class ControllerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/r1rl_controller_" + std::to_string(getpid());
     std::filesystem::remove_all(dir_);
+    StartController();
+  }
+  // A controller on dir_'s buffer (again, after a reset: a restart).
+  void StartController(milliseconds lease_duration = milliseconds(400)) {
     ControllerOptions o;
     o.grpc_address = "127.0.0.1:0";
     o.ingest_address = "tcp://127.0.0.1:*";
@@ -53,7 +57,7 @@ class ControllerTest : public ::testing::Test {
     o.buffer_path = dir_ + "/buffer";
     o.leases.groups_per_step = 2;
     o.leases.max_staleness = 0;
-    o.leases.lease_duration = milliseconds(400);
+    o.leases.lease_duration = lease_duration;
     auto dataset = PromptDataset::Parse(kRows, "rows.jsonl");
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     auto c = ControllerServer::Start(o, std::move(*dataset));
@@ -61,6 +65,8 @@ class ControllerTest : public ::testing::Test {
     controller_ = std::move(*c);
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(controller_->grpc_port()), grpc::InsecureChannelCredentials());
     stub_ = v1::Controller::NewStub(channel_);
+    admin_ = v1::Admin::NewStub(channel_);
+    push_ = zmq::socket_t(ctx_, zmq::socket_type::push);  // not to a stopped controller
     push_.set(zmq::sockopt::linger, 1000);
     push_.connect(controller_->ingest_endpoint());
   }
@@ -77,11 +83,12 @@ class ControllerTest : public ::testing::Test {
     EXPECT_TRUE(stub_->Register(&ctx, req, &resp).ok());
     return resp.worker_id();
   }
-  grpc::Status Lease(const std::string& worker, int max, v1::LeasePromptsResponse* resp) {
+  grpc::Status Lease(const std::string& worker, int max, v1::LeasePromptsResponse* resp, int wait_ms = 0) {
     grpc::ClientContext ctx;
     v1::LeasePromptsRequest req;
     req.set_worker_id(worker);
     req.set_max_prompts(max);
+    req.set_wait_ms(wait_ms);
     return stub_->LeasePrompts(&ctx, req, resp);
   }
   void Push(const std::string& bytes) { push_.send(zmq::buffer(bytes), zmq::send_flags::none); }
@@ -95,6 +102,7 @@ class ControllerTest : public ::testing::Test {
   std::unique_ptr<ControllerServer> controller_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Controller::Stub> stub_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
   zmq::context_t ctx_;
   zmq::socket_t push_{ctx_, zmq::socket_type::push};
 };
@@ -177,6 +185,190 @@ TEST_F(ControllerTest, ExpiredLeasesGoToAnotherWorkerAndStaleGroupsAreDropped) {
   EXPECT_TRUE(batch->groups.empty());
   EXPECT_EQ(batch->stale_dropped, 2);
   EXPECT_EQ(controller_->Status().groups_stale(), 2);
+}
+
+TEST_F(ControllerTest, LongPollAnswersTheMomentTheVersionMoves) {
+  controller_.reset();
+  StartController(milliseconds(60000));  // no lease expires while the poll waits
+  const std::string w = Register();
+  v1::LeasePromptsResponse first;
+  ASSERT_TRUE(Lease(w, 2, &first).ok());
+  ASSERT_EQ(first.leases_size(), 2);  // the on-policy window is full now
+  v1::LeasePromptsResponse empty;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Lease(w, 2, &empty, /*wait_ms=*/200).ok());
+  EXPECT_EQ(empty.leases_size(), 0);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(190));  // it waited
+  v1::LeasePromptsResponse polled;
+  std::chrono::steady_clock::duration waited{};
+  std::thread poll([&] {
+    const auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(Lease(w, 2, &polled, /*wait_ms=*/10000).ok());
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  Push(Graded(first.leases(0)).SerializeAsString());
+  Push(Graded(first.leases(1)).SerializeAsString());
+  auto batch = controller_->TakeBatch(2, std::chrono::steady_clock::now() + milliseconds(2000));
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->groups.size(), 2u);
+  controller_->SetPolicyVersion(1);
+  poll.join();
+  ASSERT_EQ(polled.leases_size(), 2);
+  EXPECT_EQ(polled.leases(0).policy_version(), 1);
+  EXPECT_GE(waited, milliseconds(250));
+  EXPECT_LT(waited, milliseconds(5000));  // woken by the version, not by its 10 s
+  v1::LeasePromptsResponse ignored;
+  EXPECT_EQ(Lease(w, 1, &ignored, /*wait_ms=*/-1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Lease(w, 1, &ignored, /*wait_ms=*/1 << 30).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ControllerTest, LeasesWaitForTheFirstWeightsWhenAsked) {
+  controller_.reset();
+  ControllerOptions o;
+  o.grpc_address = "127.0.0.1:0";
+  o.ingest_address = o.rollouts_address = o.graders_address = "tcp://127.0.0.1:*";
+  o.metrics_address = "127.0.0.1:0";
+  o.buffer_path = dir_ + "/buffer2";
+  o.leases.groups_per_step = 2;
+  o.lease_after_weights = true;
+  auto dataset = PromptDataset::Parse(kRows, "rows.jsonl");
+  ASSERT_TRUE(dataset.ok());
+  auto c = ControllerServer::Start(o, std::move(*dataset));
+  ASSERT_TRUE(c.ok()) << c.status();
+  controller_ = std::move(*c);
+  stub_ = v1::Controller::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(controller_->grpc_port()), grpc::InsecureChannelCredentials()));
+  const std::string w = Register();
+  v1::LeasePromptsResponse none, some;
+  ASSERT_TRUE(Lease(w, 2, &none).ok());
+  EXPECT_EQ(none.leases_size(), 0);  // no weights published yet
+  controller_->PublishWeights(0, "weights");
+  ASSERT_TRUE(Lease(w, 2, &some).ok());
+  EXPECT_EQ(some.leases_size(), 2);
+}
+
+TEST_F(ControllerTest, WorkersReportAndAdminDrainsAndCheckpoints) {
+  const std::string w = Register();
+  v1::WorkerReport report;
+  report.set_worker_id(w);
+  report.set_policy_version(0);
+  report.set_tokens_generated(1000);
+  report.set_generate_seconds(4.0);
+  report.set_groups_pushed(12);
+  report.set_metrics_address("host-a:9102");
+  {
+    grpc::ClientContext ctx;
+    v1::ReportStatusResponse resp;
+    ASSERT_TRUE(stub_->ReportStatus(&ctx, report, &resp).ok());
+  }
+  v1::WorkerReport bad = report;
+  bad.set_tokens_generated(-5);
+  {
+    grpc::ClientContext ctx;
+    v1::ReportStatusResponse resp;
+    grpc::Status s = stub_->ReportStatus(&ctx, bad, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(s.error_message().find("tokens_generated = -5"), std::string::npos);
+  }
+  v1::ControllerStatus st = controller_->Status();
+  ASSERT_EQ(st.worker_info_size(), 1);
+  EXPECT_EQ(st.worker_info(0).worker_id(), w);
+  EXPECT_TRUE(st.worker_info(0).live());
+  EXPECT_DOUBLE_EQ(st.worker_info(0).tokens_per_second(), 250.0);
+  EXPECT_EQ(st.worker_info(0).groups_pushed(), 12);
+  EXPECT_EQ(st.worker_info(0).metrics_address(), "host-a:9102");
+
+  // CheckpointNow answers once the trainer has saved.
+  v1::CheckpointResponse saved;
+  grpc::Status ckpt_status;
+  std::thread asker([&] {
+    grpc::ClientContext ctx;
+    v1::CheckpointRequest req;
+    req.set_timeout_ms(10000);
+    ckpt_status = admin_->CheckpointNow(&ctx, req, &saved);
+  });
+  int64_t pending = 0;
+  for (int i = 0; i < 200 && (pending = controller_->PendingCheckpoints()) == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_GT(pending, 0);
+  controller_->CheckpointSaved(pending, 7, "/runs/x/checkpoints/step-7");
+  asker.join();
+  ASSERT_TRUE(ckpt_status.ok()) << ckpt_status.error_message();
+  EXPECT_EQ(saved.step(), 7);
+  EXPECT_EQ(saved.path(), "/runs/x/checkpoints/step-7");
+  EXPECT_EQ(controller_->PendingCheckpoints(), 0);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    v1::CheckpointRequest req;
+    req.set_timeout_ms(200);  // nobody saves: DEADLINE_EXCEEDED, not a hang
+    v1::CheckpointResponse resp;
+    EXPECT_EQ(admin_->CheckpointNow(&ctx, req, &resp).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+
+  // Drain: the outstanding lease is granted again after it expires, nothing new.
+  v1::LeasePromptsResponse one;
+  ASSERT_TRUE(Lease(w, 1, &one).ok());
+  ASSERT_EQ(one.leases_size(), 1);
+  {
+    grpc::ClientContext ctx;
+    v1::AdminRequest req;
+    v1::ControllerStatus resp;
+    ASSERT_TRUE(admin_->Drain(&ctx, req, &resp).ok());
+    EXPECT_TRUE(resp.draining());
+  }
+  v1::LeasePromptsResponse after;
+  ASSERT_TRUE(Lease(w, 2, &after).ok());
+  EXPECT_EQ(after.leases_size(), 0);  // the window has room, but no new prompts
+  std::this_thread::sleep_for(milliseconds(500));  // past the 400 ms deadline
+  ASSERT_TRUE(Lease(w, 2, &after).ok());
+  ASSERT_EQ(after.leases_size(), 1);
+  EXPECT_EQ(after.leases(0).lease_id(), one.leases(0).lease_id());
+  Push(Graded(after.leases(0)).SerializeAsString());
+  WaitFor([](const v1::ControllerStatus& s) { return s.groups_ingested() == 1; });
+  v1::LeasePromptsResponse done;
+  ASSERT_TRUE(Lease(w, 2, &done, /*wait_ms=*/5000).ok());  // answers at once: nothing is left
+  EXPECT_EQ(done.leases_size(), 0);
+}
+
+TEST_F(ControllerTest, ARestartResumesFromTheOldestUntrainedPrompt) {
+  const std::string w = Register();
+  v1::LeasePromptsResponse step1;
+  ASSERT_TRUE(Lease(w, 2, &step1).ok());
+  ASSERT_EQ(step1.leases_size(), 2);
+  Push(Graded(step1.leases(0)).SerializeAsString());
+  Push(Graded(step1.leases(1)).SerializeAsString());
+  auto batch = controller_->TakeBatch(2, std::chrono::steady_clock::now() + milliseconds(2000));
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->groups.size(), 2u);
+  controller_->Trained({step1.leases(0).lease_id(), step1.leases(1).lease_id()});
+  controller_->SetPolicyVersion(1);
+  v1::LeasePromptsResponse step2;  // rows 3 and 4 (positions 2, 3): one arrives, one is out
+  ASSERT_TRUE(Lease(w, 2, &step2).ok());
+  ASSERT_EQ(step2.leases_size(), 2);
+  Push(Graded(step2.leases(1)).SerializeAsString());
+  WaitFor([](const v1::ControllerStatus& s) { return s.groups_ingested() == 3; });
+  ASSERT_TRUE(controller_->SaveResumePoint(1, dir_ + "/checkpoints/step-1").ok());
+  EXPECT_FALSE(controller_->resumed_from().has_value());
+
+  controller_.reset();  // the learner dies; a new one starts on the same buffer
+  StartController();
+  const auto& rp = controller_->resumed_from();
+  ASSERT_TRUE(rp.has_value());
+  EXPECT_EQ(rp->step, 1);
+  EXPECT_EQ(rp->dataset_position, 2);
+  EXPECT_EQ(rp->checkpoint, dir_ + "/checkpoints/step-1");
+  EXPECT_EQ(rp->groups_dropped, 1u);  // buffered, never trained: its prompt comes again
+  EXPECT_EQ(controller_->Status().policy_version(), 1);
+  EXPECT_EQ(controller_->Status().groups_unconsumed(), 0);
+  const std::string w2 = Register();
+  v1::LeasePromptsResponse again;
+  ASSERT_TRUE(Lease(w2, 2, &again).ok());
+  ASSERT_EQ(again.leases_size(), 2);
+  EXPECT_EQ(again.leases(0).prompt_id(), step2.leases(0).prompt_id());
+  EXPECT_EQ(again.leases(1).prompt_id(), step2.leases(1).prompt_id());
+  EXPECT_EQ(again.leases(0).policy_version(), 1);
+  EXPECT_NE(again.leases(0).lease_id(), step2.leases(0).lease_id());  // new ids: the old are in the dedup index
 }
 
 TEST(PromptDataset, ErrorsNameTheLine) {

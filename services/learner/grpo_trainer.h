@@ -58,6 +58,8 @@ class GrpoTrainer {
   absl::StatusOr<Metrics> Step(std::vector<Rollout>* rollouts, int64_t group_size);
 
   int64_t steps_done() const { return steps_; }
+  // A resumed run: the steps its checkpoint holds (the optimizer loads its own count).
+  void set_steps_done(int64_t steps) { steps_ = steps; }
   Optimizer& optimizer() { return *optimizer_; }
 
  private:

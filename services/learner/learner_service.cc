@@ -166,12 +166,29 @@ struct LearnerMetrics {
   }
 };
 
-absl::Status SaveCheckpoint(const model::Policy& policy, const LearnerOptions& o, const std::string& name) {
+// checkpoints/<name>: the policy (a model folder: config.json, safetensors, tokenizer.json)
+// and optimizer.safetensors; then the buffer's resume point names it.
+absl::StatusOr<std::string> SaveCheckpoint(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
+                                           const LearnerOptions& o, const std::string& name, int64_t step) {
   const std::string dir = o.run_dir + "/checkpoints/" + name;
   RETURN_IF_ERROR(policy.Save(dir));
+  RETURN_IF_ERROR(trainer.optimizer().Save(dir + "/optimizer.safetensors"));
   std::error_code ec;
   fs::copy_file(o.model_dir + "/tokenizer.json", dir + "/tokenizer.json", fs::copy_options::overwrite_existing, ec);
-  return absl::OkStatus();  // a model folder without tokenizer.json stays one
+  // (a model folder without tokenizer.json stays one)
+  RETURN_IF_ERROR(controller.SaveResumePoint(step, dir));
+  return dir;
+}
+
+// Admin.CheckpointNow requests waiting: save checkpoints/step-N and answer them.
+absl::Status ServeCheckpointRequests(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
+                                     const LearnerOptions& o, int64_t step) {
+  const int64_t pending = controller.PendingCheckpoints();
+  if (pending == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::string dir, SaveCheckpoint(policy, trainer, controller, o, absl::StrCat("step-", step), step));
+  spdlog::info("learner: checkpoint {} (asked for)", dir);
+  controller.CheckpointSaved(pending, step, dir);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -200,6 +217,8 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   if (o.epochs < 0) return bad("learner.epochs", o.epochs, "must be >= 0");
   if (o.checkpoint_every < 0) return bad("learner.checkpoint_every", o.checkpoint_every, "must be >= 0");
   o.trainer.optimizer.schedule.total_steps = o.steps * o.trainer.ppo_epochs * o.trainer.mini_batches;
+  o.controller.resume = cfg.GetBool("learner.resume");
+  o.controller.lease_after_weights = true;
 
   ControllerOptions& c = o.controller;
   c.grpc_address = cfg.GetString("learner.grpc_address");
@@ -233,6 +252,24 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   GrpoTrainerOptions topt = o.trainer;
   ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), topt));
   ASSIGN_OR_RETURN(auto controller, ControllerServer::Start(o.controller, std::move(dataset)));
+  int64_t step = 0;
+  if (const auto& rp = controller->resumed_from()) {
+    // The reference (KL) stays the initial model: the trainer copied it above.
+    ASSIGN_OR_RETURN(auto saved, model::Policy::Load(rp->checkpoint, {}));
+    if (saved->config().NumParameters() != policy->config().NumParameters()) {
+      return absl::FailedPreconditionError(absl::StrCat("resume: ", rp->checkpoint, " is not a checkpoint of ", o.model_dir));
+    }
+    CopyWeights(*saved, policy.get());
+    if (fs::exists(rp->checkpoint + "/optimizer.safetensors")) {
+      RETURN_IF_ERROR(trainer->optimizer().Load(rp->checkpoint + "/optimizer.safetensors"));
+    }
+    trainer->set_steps_done(rp->step);
+    step = rp->step;
+    log << absl::StrFormat("learner: resuming at step %d from %s (dataset position %d; %d buffered groups dropped, "
+                           "their prompts leased again)\n",
+                           rp->step, rp->checkpoint, rp->dataset_position, rp->groups_dropped)
+        << std::flush;
+  }
   LearnerMetrics lm(controller->registry());
   {
     nlohmann::ordered_json e;
@@ -246,24 +283,27 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     fs::rename(o.run_dir + "/endpoints.json.tmp", o.run_dir + "/endpoints.json", ec);
   }
   ASSIGN_OR_RETURN(std::string weights, policy->SerializeWeights());
-  controller->PublishWeights(0, std::move(weights));
-  controller->SetPolicyVersion(0);
+  controller->PublishWeights(step, std::move(weights));
+  controller->SetPolicyVersion(step);
   log << absl::StrFormat("learner: %d prompts from %s, %s (%d parameters); gRPC :%d, metrics :%d, ingest %s\n", rows,
                          o.data_path, o.model_dir, policy->config().NumParameters(), controller->grpc_port(),
                          controller->metrics_port(), controller->ingest_endpoint())
       << std::flush;
 
-  std::ofstream metrics_file(o.run_dir + "/metrics.jsonl", std::ios::trunc);
-  std::ofstream trained_file(o.run_dir + "/trained.jsonl", std::ios::trunc);  // the audit: leases per step
+  // A resumed run appends (steps after its checkpoint that were lost appear twice).
+  const auto mode = step > 0 ? std::ios::app : std::ios::trunc;
+  std::ofstream metrics_file(o.run_dir + "/metrics.jsonl", mode);
+  std::ofstream trained_file(o.run_dir + "/trained.jsonl", mode);  // the audit: leases per step
   const int64_t group_size = o.controller.group_size;
   const auto run_start = Clock::now();
-  int64_t step = 0;
   for (; step < o.steps && !stop; ++step) {
     const auto wait_start = Clock::now();
     Batch batch;
     auto last_note = Clock::now();
     bool done = false;
+    std::vector<std::string> dropped_leases;  // taken, not trained on: done with all the same
     while (batch.groups < o.prompts_per_step && !stop) {
+      RETURN_IF_ERROR(ServeCheckpointRequests(*policy, *trainer, *controller, o, step));
       ASSIGN_OR_RETURN(TrainBatch got, controller->TakeBatch(o.prompts_per_step - batch.groups,
                                                              Clock::now() + std::chrono::milliseconds(500)));
       batch.stale += got.stale_dropped;
@@ -275,6 +315,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
           ++batch.bad[why];
           lm.dropped.Add({{"reason", why}}).Increment();
           spdlog::warn("learner: group {} from {} dropped: {}", g.lease_id(), g.worker_id(), why);
+          dropped_leases.push_back(g.lease_id());
           ++discarded;
           continue;
         }
@@ -284,6 +325,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
           if (!GroupHasSignal(r)) {
             ++batch.filtered;
             lm.dropped.Add({{"reason", "no_signal"}}).Increment();
+            dropped_leases.push_back(g.lease_id());
             ++discarded;
             continue;
           }
@@ -293,7 +335,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
       controller->DiscardGroups(discarded);
       if (got.groups.empty()) {
         const v1::ControllerStatus st = controller->Status();
-        if (st.dataset_exhausted() && st.leases_outstanding() == 0 && st.groups_unconsumed() == 0) {
+        if ((st.dataset_exhausted() || st.draining()) && st.leases_outstanding() == 0 && st.groups_unconsumed() == 0) {
           done = true;
           break;
         }
@@ -305,6 +347,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
         }
       }
     }
+    controller->Trained(dropped_leases);
     if (stop || batch.groups == 0) break;
     const double wait = Since(wait_start);
     const auto train_start = Clock::now();
@@ -313,6 +356,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     controller->PublishWeights(step + 1, std::move(bytes));
     controller->SetPolicyVersion(step + 1);
     const double train = Since(train_start);
+    controller->Trained(batch.leases);
     BatchStats(batch, step, &m);
     m["step"] = static_cast<double>(step + 1);
     m["groups"] = static_cast<double>(batch.groups);
@@ -342,14 +386,17 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
                            m["response_length"], m["kl"], wait, train, m["sample_lag_mean"])
         << std::flush;
     if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) {
-      RETURN_IF_ERROR(SaveCheckpoint(*policy, o, absl::StrCat("step-", step + 1)));
+      ASSIGN_OR_RETURN(std::string dir, SaveCheckpoint(*policy, *trainer, *controller, o, absl::StrCat("step-", step + 1), step + 1));
+      controller->CheckpointSaved(controller->PendingCheckpoints(), step + 1, dir);
     }
+    RETURN_IF_ERROR(ServeCheckpointRequests(*policy, *trainer, *controller, o, step + 1));
     if (done) {
       ++step;
       break;
     }
   }
-  RETURN_IF_ERROR(SaveCheckpoint(*policy, o, "final"));
+  ASSIGN_OR_RETURN(std::string final_dir, SaveCheckpoint(*policy, *trainer, *controller, o, "final", step));
+  controller->CheckpointSaved(controller->PendingCheckpoints(), step, final_dir);
   const v1::ControllerStatus st = controller->Status();
   log << absl::StrFormat(
              "learner: %d steps in %.0f s; groups ingested %d, duplicate %d, stale %d; leases expired %d; "

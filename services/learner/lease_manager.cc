@@ -5,7 +5,7 @@
 namespace r1rl::learner {
 
 LeaseManager::LeaseManager(LeaseOptions options, std::function<std::optional<PromptRow>()> next_prompt)
-    : options_(options), next_prompt_(std::move(next_prompt)) {}
+    : options_(options), next_prompt_(std::move(next_prompt)), next_position_(options.start_position) {}
 
 void LeaseManager::ExpireLocked(LeaseClock::time_point now) {
   while (!deadlines_.empty() && deadlines_.front().first <= now) {
@@ -37,7 +37,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
     out.push_back(l);
   }
   const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
-  while (static_cast<int>(out.size()) < max &&
+  while (!draining_ && static_cast<int>(out.size()) < max &&
          static_cast<int64_t>(active_.size()) + unconsumed_ + in_training_ < window) {
     std::optional<PromptRow> row = next_prompt_();
     if (!row) {
@@ -46,6 +46,9 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
     }
     Lease l;
     l.lease_id = options_.lease_id_prefix + std::to_string(next_id_++);
+    untrained_.insert(row->position);
+    position_of_[l.lease_id] = row->position;
+    next_position_ = std::max(next_position_, row->position + 1);
     l.prompt = std::move(*row);
     l.worker = worker;
     l.policy_version = stats_.policy_version;
@@ -100,6 +103,27 @@ void LeaseManager::SetPolicyVersion(int64_t version) {
 void LeaseManager::Pause(bool paused) {
   std::lock_guard<std::mutex> lock(mu_);
   paused_ = paused;
+}
+
+void LeaseManager::Trained(const std::vector<std::string>& lease_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const std::string& id : lease_ids) {
+    auto it = position_of_.find(id);
+    if (it == position_of_.end()) continue;
+    if (auto u = untrained_.find(it->second); u != untrained_.end()) untrained_.erase(u);
+    position_of_.erase(it);
+  }
+}
+
+int64_t LeaseManager::ResumePosition() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return untrained_.empty() ? next_position_ : *untrained_.begin();
+}
+
+void LeaseManager::Drain() {
+  std::lock_guard<std::mutex> lock(mu_);
+  draining_ = true;
+  stats_.draining = true;
 }
 
 LeaseStats LeaseManager::Stats() const {

@@ -26,6 +26,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,6 +41,7 @@ struct PromptRow {
   std::string prompt_id;
   std::string prompt;       // the text the worker renders with its template
   std::string reward_json;  // the row's "reward" object
+  int64_t position = 0;     // draws from the dataset before this one (epochs included)
 };
 
 struct LeaseOptions {
@@ -49,6 +51,7 @@ struct LeaseOptions {
   // Lease ids are this prefix and a counter. The controller makes it unique per start, so a
   // restarted learner never reuses an id the buffer's dedup index already holds.
   std::string lease_id_prefix = "L";
+  int64_t start_position = 0;  // the dataset's position when the controller starts (a resume)
 };
 
 struct Lease {
@@ -69,6 +72,7 @@ struct LeaseStats {
   int64_t unconsumed = 0;   // completed, not yet consumed by the trainer
   int64_t policy_version = 0;
   bool dataset_exhausted = false;
+  bool draining = false;    // Drain() was called: no new prompts
 };
 
 class LeaseManager {
@@ -86,10 +90,21 @@ class LeaseManager {
   void Consumed(int64_t groups);
   // Of the consumed groups, `groups` will not be trained on (stale, filtered, bad input).
   void Discarded(int64_t groups);
+  // The trainer is done with these leases' groups (trained on, or dropped for good): their
+  // prompts no longer hold back the resume position.
+  void Trained(const std::vector<std::string>& lease_ids);
+  // The dataset position a restarted controller resumes from: the oldest prompt leased and
+  // not yet trained (outstanding, buffered or in training), else the next one to draw. The
+  // prompts after it that were trained are trained again after a restart: at most the
+  // staleness window's worth.
+  int64_t ResumePosition() const;
   // Whether `lease_id` was granted and is not completed yet (expired ones included).
   bool IsActive(const std::string& lease_id) const;
   void SetPolicyVersion(int64_t version);
   void Pause(bool paused);
+  // From now on no new prompt is leased; expired leases are still granted again, so every
+  // outstanding prompt is finished. Not undone.
+  void Drain();
   LeaseStats Stats() const;
 
  private:
@@ -107,6 +122,10 @@ class LeaseManager {
   int64_t unconsumed_ = 0;
   int64_t in_training_ = 0;  // consumed since the version last moved, to be trained on
   bool paused_ = false;
+  bool draining_ = false;
+  std::multiset<int64_t> untrained_;                 // positions leased, not yet trained
+  std::map<std::string, int64_t> position_of_;       // lease id -> position, until trained
+  int64_t next_position_ = 0;                        // after the newest prompt drawn
   LeaseStats stats_;
 };
 

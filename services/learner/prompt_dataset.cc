@@ -54,7 +54,10 @@ std::optional<PromptRow> PromptDataset::Next() {
     cursor_.index = 0;
   }
   if (epochs_ > 0 && cursor_.epoch >= epochs_) return std::nullopt;
-  return rows_[static_cast<size_t>(cursor_.index++)];
+  PromptRow row = rows_[static_cast<size_t>(cursor_.index)];
+  row.position = cursor_.epoch * static_cast<int64_t>(rows_.size()) + cursor_.index;
+  ++cursor_.index;
+  return row;
 }
 
 }  // namespace r1rl::learner

@@ -33,6 +33,11 @@ class PromptDataset {
   void set_epochs(int64_t epochs) { epochs_ = epochs; }
   DatasetCursor cursor() const { return cursor_; }
   void Seek(DatasetCursor c) { cursor_ = c; }
+  // To the row with this absolute position (epoch * size + index), as PromptRow::position.
+  void SeekPosition(int64_t position) {
+    const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(rows_.size()));
+    cursor_ = {position / n, position % n};
+  }
   size_t size() const { return rows_.size(); }
 
  private:

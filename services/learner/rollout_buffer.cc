@@ -155,6 +155,33 @@ absl::Status RolloutBuffer::Commit(uint64_t sequence) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> RolloutBuffer::DropUnconsumed() {
+  uint64_t last = 0, n = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    last = impl_->next_sequence - 1;
+    n = last - impl_->cursor;
+  }
+  if (n == 0) return uint64_t{0};
+  if (auto st = Commit(last); !st.ok()) return st;
+  return n;
+}
+
+absl::Status RolloutBuffer::PutMeta(const std::string& key, const std::string& value) {
+  if (key == kNextSequence || key == kCursor) return absl::InvalidArgumentError(absl::StrCat("meta key ", key, ": the buffer's own"));
+  rocksdb::WriteOptions w;
+  w.sync = true;
+  return FromRocks(impl_->db->Put(w, impl_->meta, key, value), "rollout buffer: writing meta");
+}
+
+absl::StatusOr<std::optional<std::string>> RolloutBuffer::GetMeta(const std::string& key) const {
+  std::string v;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta, key, &v);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "rollout buffer: reading meta");
+  return std::optional<std::string>(std::move(v));
+}
+
 absl::StatusOr<bool> RolloutBuffer::HasLease(const std::string& lease_id) const {
   std::string v;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->leases, lease_id, &v);

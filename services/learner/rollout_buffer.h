@@ -8,7 +8,7 @@
 //
 // Column families: "groups" (ingest sequence, big-endian -> serialized group), "leases"
 // (lease id -> sequence: the dedup index, kept after consumption so a late duplicate is
-// still recognised), "meta" (next sequence, consumer cursor). Each ingest is one atomic
+// still recognised), "meta" (next sequence, consumer cursor, the learner's resume point). Each ingest is one atomic
 // WriteBatch through the write-ahead log: once Ingest returns kStored the group survives
 // the process being killed (and, with sync_writes, the machine losing power). A group for
 // a lease already ingested is a duplicate: not stored, counted.
@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,13 @@ class RolloutBuffer {
   absl::StatusOr<std::vector<BufferedGroup>> Peek(size_t max) const;
   // Marks everything up to and including `sequence` consumed (persisted) and deletes it.
   absl::Status Commit(uint64_t sequence);
+  // Consumes every unconsumed group unread (a restarted learner re-leases their prompts).
+  // Returns how many.
+  absl::StatusOr<uint64_t> DropUnconsumed();
+  // The "meta" column family for the learner's own records (the resume point); keys other
+  // than the buffer's ("next_sequence", "cursor"). Written through the WAL, synced.
+  absl::Status PutMeta(const std::string& key, const std::string& value);
+  absl::StatusOr<std::optional<std::string>> GetMeta(const std::string& key) const;
   // Whether a group for this lease was ever stored.
   absl::StatusOr<bool> HasLease(const std::string& lease_id) const;
 

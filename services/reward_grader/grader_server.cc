@@ -124,7 +124,9 @@ struct GraderServer::State : public v1::RewardGrader::Service {
       GroupOutcome o = GradeGroup(*grader, options.id, &group);
       Count(o);
       if (o.drop != Drop::kNone) continue;
-      m_latency.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+      const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+      group.set_grade_seconds(secs);
+      m_latency.Observe(secs);
       Observe(group);
       outgoing.Push(group.SerializeAsString());
     }

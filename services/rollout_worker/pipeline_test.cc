@@ -67,6 +67,7 @@ class PipelineTest : public ::testing::Test {
     o.grpc_address = "127.0.0.1:0";
     o.rollouts_address = o.graders_address = o.ingest_address = "tcp://127.0.0.1:*";
     o.metrics_address = "127.0.0.1:0";
+    o.grpc_address = "127.0.0.1:0";
     o.buffer_path = dir_ + "/buffer";
     o.group_size = 4;
     o.leases.groups_per_step = rows;

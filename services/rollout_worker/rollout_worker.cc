@@ -4,11 +4,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <thread>
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "r1rl/v1/controller.grpc.pb.h"
+#include "r1rl/v1/worker.grpc.pb.h"
 #include "services/model/generation_config.h"
 #include "services/metrics/exposer.h"
 #include "services/metrics/metrics.h"
@@ -20,8 +22,24 @@ namespace r1rl::rollout {
 
 using Clock = std::chrono::steady_clock;
 
-struct RolloutWorker::State {
+int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct RolloutWorker::State : public v1::RolloutWorker::Service {
   RolloutWorkerOptions options;
+  const Clock::time_point started = Clock::now();
+  std::string host;
+  std::unique_ptr<grpc::Server> grpc_server;
+  int grpc_port = 0;
+  // What Status reports, read from gRPC's threads: written under `status_mu`.
+  mutable std::mutex status_mu;
+  std::string state = "registering";
+  int64_t leases_taken = 0;
+  int64_t weight_fetches = 0;
+  ~State() {  // in-flight Status calls read the members: stop serving first
+    if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  }
   std::unique_ptr<model::Policy> policy;
   std::unique_ptr<tokenizer::Tokenizer> tok;
   std::shared_ptr<grpc::Channel> channel;
@@ -50,9 +68,50 @@ struct RolloutWorker::State {
   metrics::Histogram& m_round_seconds = registry.AddHistogram("r1rl_worker_round_seconds", "Lease, sample and push of one batch.", metrics::ExponentialBuckets(0.01, 2, 14)).Add({});
   std::unique_ptr<metrics::Exposer> exposer;
 
+  void SetState(const char* s) {
+    std::lock_guard<std::mutex> lock(status_mu);
+    state = s;
+  }
+
+  grpc::Status Status(grpc::ServerContext*, const v1::WorkerStatusRequest*, v1::WorkerStatus* out) override {
+    std::lock_guard<std::mutex> lock(status_mu);
+    out->set_worker_id(id);
+    out->set_controller(options.controller);
+    out->set_state(state);
+    out->set_policy_version(policy_version);
+    out->set_tokens_generated(stats.tokens_generated);
+    out->set_generate_seconds(stats.generate_seconds);
+    out->set_groups_pushed(stats.groups_pushed);
+    out->set_leases_taken(leases_taken);
+    out->set_weight_fetches(weight_fetches);
+    out->set_uptime_seconds(std::chrono::duration<double>(Clock::now() - started).count());
+    out->set_group_size(group_size);
+    return grpc::Status::OK;
+  }
+
+  // Counters to the controller; it answers with the newest version (and counts this as a
+  // heartbeat).
+  void Report() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::WorkerReport req;
+    {
+      std::lock_guard<std::mutex> lock(status_mu);
+      req.set_worker_id(id);
+      req.set_policy_version(policy_version);
+      req.set_tokens_generated(stats.tokens_generated);
+      req.set_generate_seconds(stats.generate_seconds);
+      req.set_groups_pushed(stats.groups_pushed);
+      req.set_weight_fetches(weight_fetches);
+    }
+    req.set_metrics_address(absl::StrCat(host, ":", exposer->port()));
+    req.set_grpc_address(absl::StrCat(host, ":", grpc_port));
+    v1::ReportStatusResponse resp;
+    (void)stub->ReportStatus(&ctx, req, &resp);
+  }
+
   absl::Status Register(const std::atomic<bool>& stop) {
-    char host[256] = {0};
-    ::gethostname(host, sizeof(host) - 1);
+    SetState("registering");
     while (!stop) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -63,6 +122,7 @@ struct RolloutWorker::State {
       v1::RegisterResponse resp;
       grpc::Status s = stub->Register(&ctx, req, &resp);
       if (s.ok()) {
+        std::lock_guard<std::mutex> lock(status_mu);
         id = resp.worker_id();
         group_size = std::max(1, resp.group_size());
         heartbeat_interval = std::chrono::milliseconds(std::max(100, resp.heartbeat_interval_ms()));
@@ -132,7 +192,11 @@ struct RolloutWorker::State {
     if (auto st = policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version)); !st.ok()) {
       return FetchFailed("load", std::string(st.message()));
     }
-    policy_version = version;
+    {
+      std::lock_guard<std::mutex> lock(status_mu);
+      policy_version = version;
+      ++weight_fetches;
+    }
     learner_has_weights = true;
     m_fetches.Increment();
     m_version.Set(static_cast<double>(version));
@@ -145,10 +209,13 @@ struct RolloutWorker::State {
   // One lease round: lease, sample, push. False when there was nothing to do.
   absl::StatusOr<bool> Round(const std::atomic<bool>& stop, bool* exhausted) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.lease_wait_ms) +
+                     std::chrono::seconds(10));
     v1::LeasePromptsRequest req;
     req.set_worker_id(id);
     req.set_max_prompts(options.prompts_per_lease);
+    req.set_wait_ms(options.lease_wait_ms);
+    SetState("waiting");
     v1::LeasePromptsResponse resp;
     grpc::Status s = stub->LeasePrompts(&ctx, req, &resp);
     if (s.error_code() == grpc::StatusCode::NOT_FOUND) {  // the controller restarted
@@ -162,13 +229,21 @@ struct RolloutWorker::State {
     *exhausted = resp.dataset_exhausted();
     if (resp.leases_size() == 0) return false;
     const auto round_start = Clock::now();
+    SetState("sampling");
     m_leases.Increment(resp.leases_size());
-    if (resp.policy_version() > policy_version || policy_version < 0) {
+    {
+      std::lock_guard<std::mutex> lock(status_mu);
+      leases_taken += resp.leases_size();
+    }
+    if (resp.policy_version() != policy_version) {  // newer, or a restarted learner's older one
       // Between batches: sample the leased prompts with the newest weights. A failed fetch
       // keeps the old ones; the groups say which version drew them, and the learner's
       // staleness bound decides.
       if (auto st = FetchWeights(); !st.ok()) spdlog::warn("worker {}: {}", id, std::string(st.message()));
-      if (!learner_has_weights) policy_version = std::max<int64_t>(policy_version, resp.policy_version());
+      if (!learner_has_weights) {
+        std::lock_guard<std::mutex> lock(status_mu);
+        policy_version = std::max<int64_t>(policy_version, resp.policy_version());
+      }
     }
     m_lag.Set(static_cast<double>(resp.policy_version() - policy_version));
     std::vector<std::vector<int32_t>> prompts;
@@ -182,8 +257,12 @@ struct RolloutWorker::State {
     auto completions = generator.Generate(prompts, group_size);
     if (!completions.ok()) return completions.status();
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    stats.generate_seconds += secs;
-    stats.tokens_generated += generator.last_generated_tokens();
+    const int64_t sampled_at = UnixMillisNow();
+    {
+      std::lock_guard<std::mutex> lock(status_mu);
+      stats.generate_seconds += secs;
+      stats.tokens_generated += generator.last_generated_tokens();
+    }
     m_generate_seconds.Increment(secs);
     m_tokens.Increment(static_cast<double>(generator.last_generated_tokens()));
     m_occupancy.Set(std::min(1.0, static_cast<double>(prompts.size() * static_cast<size_t>(group_size)) /
@@ -198,6 +277,8 @@ struct RolloutWorker::State {
       *grp.mutable_reward() = l.reward();
       grp.set_policy_version(policy_version);
       grp.set_worker_id(id);
+      grp.set_sampled_unix_ms(sampled_at);
+      grp.set_generate_seconds(secs);
     }
     for (const model::Completion& c : *completions) {
       v1::Sample* smp = groups[static_cast<size_t>(c.prompt_index)].add_samples();
@@ -208,7 +289,10 @@ struct RolloutWorker::State {
     }
     for (const v1::RolloutGroup& grp : groups) {
       Push(grp.SerializeAsString(), stop);
-      ++stats.groups_pushed;
+      {
+        std::lock_guard<std::mutex> lock(status_mu);
+        ++stats.groups_pushed;
+      }
       m_groups.Increment();
     }
     m_round_seconds.Observe(std::chrono::duration<double>(Clock::now() - round_start).count());
@@ -224,6 +308,10 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
   o.worker_id = cfg.GetString("worker.id");
   o.exit_when_done = cfg.GetBool("worker.exit_when_done");
   o.metrics_address = cfg.GetString("worker.metrics_address");
+  o.grpc_address = cfg.GetString("worker.grpc_address");
+  const int64_t wait = cfg.GetInt("worker.lease_wait_ms");
+  if (wait < 0 || wait > 30000) return absl::InvalidArgumentError(absl::StrCat("worker.lease_wait_ms = ", wait, ": must be in 0..30000"));
+  o.lease_wait_ms = static_cast<int>(wait);
   const int64_t per = cfg.GetInt("worker.prompts_per_lease");
   if (per < 1 || per > 1024) {
     return absl::InvalidArgumentError(absl::StrCat("worker.prompts_per_lease = ", per, ": must be in 1..1024"));
@@ -266,6 +354,17 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
     return absl::InvalidArgumentError(absl::StrCat("worker.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
   }
   state->exposer = std::move(*exposer);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port);
+  builder.RegisterService(static_cast<v1::RolloutWorker::Service*>(s));
+  s->grpc_server = builder.BuildAndStart();
+  if (!s->grpc_server || s->grpc_port == 0) {
+    return absl::InvalidArgumentError(absl::StrCat("worker.grpc_address = ", options.grpc_address, ": cannot listen there"));
+  }
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  s->host = host;
   state->options = std::move(options);
   return std::unique_ptr<RolloutWorker>(new RolloutWorker(std::move(state)));
 }
@@ -276,13 +375,7 @@ absl::Status RolloutWorker::Run(const std::atomic<bool>& stop) {
   auto last_heartbeat = Clock::now();
   while (!stop) {
     if (Clock::now() - last_heartbeat > s.heartbeat_interval) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-      v1::HeartbeatRequest req;
-      req.set_worker_id(s.id);
-      req.set_policy_version(s.policy_version);
-      v1::HeartbeatResponse resp;
-      (void)s.stub->Heartbeat(&ctx, req, &resp);
+      s.Report();
       last_heartbeat = Clock::now();
     }
     bool exhausted = false;
@@ -293,6 +386,8 @@ absl::Status RolloutWorker::Run(const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(s.options.idle_backoff);
     }
   }
+  s.SetState("stopping");
+  s.Report();
   spdlog::info("worker {}: {} groups pushed, {} tokens in {:.1f} s of sampling", s.id, s.stats.groups_pushed,
                s.stats.tokens_generated, s.stats.generate_seconds);
   s.push->close();  // linger: queued groups still go out
@@ -301,6 +396,7 @@ absl::Status RolloutWorker::Run(const std::atomic<bool>& stop) {
 
 RolloutWorkerStats RolloutWorker::stats() const { return state_->stats; }
 int RolloutWorker::metrics_port() const { return state_->exposer->port(); }
+int RolloutWorker::grpc_port() const { return state_->grpc_port; }
 const std::string& RolloutWorker::worker_id() const { return state_->id; }
 
 }  // namespace r1rl::rollout

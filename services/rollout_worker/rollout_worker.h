@@ -11,7 +11,11 @@
 // folder, and before sampling a batch leased at a newer policy version than its own it
 // fetches that version from the learner (Controller.FetchWeights, chunked, SHA-256 checked
 // before the swap). Against a controller with no published weights it samples with what it
-// loaded. Prometheus: r1rl_worker_* on worker.metrics_address.
+// loaded. Leases are long polls (worker.lease_wait_ms): when the staleness window is full
+// the controller holds the request and answers the moment the learner moves the version.
+// Every heartbeat interval it reports its counters (Controller.ReportStatus). Prometheus:
+// r1rl_worker_* on worker.metrics_address; r1rl.v1.RolloutWorker.Status and
+// grpc.health.v1.Health on worker.grpc_address.
 #ifndef R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 #define R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 
@@ -34,6 +38,8 @@ struct RolloutWorkerOptions {
   std::string model_dir;                         // config.json, safetensors, tokenizer.json
   std::string worker_id;                         // "" = the controller names it
   std::string metrics_address = "0.0.0.0:9102";  // Prometheus /metrics (port 0: any free)
+  std::string grpc_address = "0.0.0.0:50052";    // Status + health (port 0: any free)
+  int lease_wait_ms = 2000;                      // LeasePrompts long poll
   int prompts_per_lease = 8;
   bool exit_when_done = false;  // return from Run once the dataset is exhausted
   tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
@@ -59,6 +65,7 @@ class RolloutWorker {
   RolloutWorkerStats stats() const;
   const std::string& worker_id() const;
   int metrics_port() const;
+  int grpc_port() const;
 
  private:
   struct State;
