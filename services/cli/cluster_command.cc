@@ -202,12 +202,17 @@ int Up(const ClusterFlags& f) {
       return fail_up(s);
     }
   }
+  // The workers share the cores: with N >= 2 each gets cores / N OpenBLAS threads and one
+  // LibTorch thread, rather than N pools spinning on every core (docs/benchmarks.md).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i <= f.workers; ++i) {
     auto port = FreeLoopbackPort();
     if (!port.ok()) return fail_up(port.status());
     if (auto s = spawn(absl::StrCat("worker-", i), "rollout_worker", "r1rl-rollout-worker",
                        {absl::StrCat("worker.id=worker-", i), absl::StrCat("worker.metrics_address=127.0.0.1:", *port),
                         "worker.grpc_address=127.0.0.1:0",
+                        absl::StrCat("runtime.threads=", f.workers > 1 ? 1 : 0),
+                        absl::StrCat("runtime.blas_threads=", f.workers > 1 ? std::max(1, cores / f.workers) : 0),
                         absl::StrCat("generation.seed=", cfg->GetInt("generation.seed") + 1000 * i)},
                        *port);
         !s.ok()) {
@@ -306,7 +311,7 @@ int Status(const ClusterFlags& f) {
 
 void RegisterCluster(CLI::App& root, CommandResult* result) {
   auto flags = std::make_shared<ClusterFlags>();
-  CLI::App* cmd = root.add_subcommand("cluster", "Run the services as local processes on loopback: up, status, down");
+  CLI::App* cmd = root.add_subcommand("cluster", "Run the services as local processes on loopback: up, status, down, prompts");
   cmd->require_subcommand(1);
   CLI::App* up = cmd->add_subcommand("up", "Start a learner, graders and rollout workers (configs/cluster.yaml)");
   flags->config.AddTo(up);
@@ -316,6 +321,17 @@ void RegisterCluster(CLI::App& root, CommandResult* result) {
   CLI::App* status = cmd->add_subcommand("status", "Every service: process, health, policy version, lag, throughput");
   status->add_flag("--json", flags->json, "One JSON array instead of a table");
   CLI::App* down = cmd->add_subcommand("down", "Stop every service (workers, graders, then the learner)");
+  auto prompts = std::make_shared<std::pair<std::string, int>>("prompts.jsonl", 4096);
+  auto seed = std::make_shared<uint64_t>(1);
+  CLI::App* write = cmd->add_subcommand("prompts", "Write the demo task's prompts (learner.data) as `up` does, for a deployment");
+  write->add_option("--out", prompts->first, "JSONL file to write")->capture_default_str();
+  write->add_option("--count", prompts->second, "Prompts")->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  write->add_option("--seed", *seed, "generation.seed of the run")->capture_default_str();
+  write->callback([prompts, seed, result] {
+    auto s = WritePrompts(prompts->first, *seed, prompts->second);
+    result->exit_code = s.ok() ? 0 : Fail("cluster prompts", s);
+    if (s.ok()) std::cout << prompts->second << " prompts in " << prompts->first << "\n";
+  });
   for (CLI::App* c : {up, status, down}) c->add_option("--name", flags->name, "Cluster name (runs/<name>)")->capture_default_str();
   up->callback([flags, result] { result->exit_code = Up(*flags); });
   status->callback([flags, result] { result->exit_code = Status(*flags); });

@@ -63,7 +63,7 @@ int RunDemoCommand(const DemoFlags& flags) {
     if (auto s = cfg->Set(absl::StrCat(kBaseKey, "=\"", *base, "\"")); !s.ok()) return Fail("demo", s);
   }
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"));
+  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
   runtime::LogBlasAtStartup();
   auto options = demo::DemoOptionsFromConfig(*cfg);
   if (!options.ok()) return Fail("demo", options.status());

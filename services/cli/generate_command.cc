@@ -40,7 +40,7 @@ int RunGenerate(const GenerateFlags& flags) {
   auto cfg = flags.config.Load(overrides);
   if (!cfg.ok()) return Fail("generate", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"));
+  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
   runtime::LogBlasAtStartup();
 
   model::PolicyOptions policy_options;

@@ -28,7 +28,7 @@ int RunSft(const SftFlags& flags) {
   auto cfg = flags.config.Load({"model.dir=" + flags.model});
   if (!cfg.ok()) return Fail("sft", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"));
+  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
   runtime::LogBlasAtStartup();
   const int64_t steps = cfg->GetInt("sft.steps"), batch_size = cfg->GetInt("sft.batch_size");
   if (steps < 1) return Fail("sft", absl::InvalidArgumentError(absl::StrCat("sft.steps = ", steps, ": must be >= 1")));

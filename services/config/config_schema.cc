@@ -186,6 +186,9 @@ std::vector<KeySpec> BuildSchema() {
        "Intra-op CPU threads for LibTorch; 0 = automatic: 1 when a multi-threaded OpenBLAS "
        "does the matrix products (the two thread pools would otherwise contend for the same "
        "cores), else one per core."},
+      {"runtime.blas_threads", T::kInt, "0",
+       "OpenBLAS threads; 0 = its default (one per core). For processes sharing the cores: "
+       "`r1rl cluster up` gives each of N rollout workers cores / N."},
       {"runtime.log_level", T::kString, "\"info\"", "trace, debug, info, warn, error."},
   };
 }

@@ -111,6 +111,8 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   metrics::Family<metrics::Counter>& m_rejected = registry.AddCounter("r1rl_controller_rejected_total", "Rejected input, by reason.");
   metrics::Counter& m_forwarded = registry.AddCounter("r1rl_controller_rollouts_forwarded_total", "Rollout groups forwarded from workers to graders.").Add({});
   metrics::Counter& m_leases = registry.AddCounter("r1rl_controller_leases_granted_total", "Leases granted (first attempts and re-grants).").Add({});
+  metrics::Counter& m_expired = registry.AddCounter("r1rl_controller_leases_expired_total", "Leases that passed their deadline (granted again).").Add({});
+  std::atomic<int64_t> expired_exported{0};
   metrics::Counter& m_weight_fetches = registry.AddCounter("r1rl_controller_weight_fetches_total", "Weight streams served to workers.").Add({});
   metrics::Counter& m_weight_bytes = registry.AddCounter("r1rl_controller_weight_bytes_sent_total", "Weight bytes streamed to workers.").Add({});
   metrics::Family<metrics::Gauge>& m_gauges = registry.AddGauge("r1rl_controller_state", "Controller state, by quantity.");
@@ -136,6 +138,8 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
 
   void RefreshGauges() {
     const LeaseStats s = leases->Stats();
+    const int64_t before = expired_exported.exchange(s.expired);
+    if (s.expired > before) m_expired.Increment(static_cast<double>(s.expired - before));
     m_gauges.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
     m_gauges.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
     m_gauges.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));

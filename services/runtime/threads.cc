@@ -16,9 +16,16 @@ int OpenBlasThreads() {
   return get != nullptr ? get() : 0;
 }
 
+void SetOpenBlasThreads(int n) {
+  using SetFn = void (*)(int);
+  auto set = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (set != nullptr) set(n);
+}
+
 }  // namespace
 
-int ConfigureThreads(int64_t requested) {
+int ConfigureThreads(int64_t requested, int64_t blas_threads) {
+  if (blas_threads > 0) SetOpenBlasThreads(static_cast<int>(blas_threads));
   int n = static_cast<int>(requested);
   if (n <= 0) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

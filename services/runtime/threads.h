@@ -15,8 +15,10 @@ namespace r1rl::runtime {
 
 // Sets LibTorch's intra-op threads to `requested` (config key runtime.threads) when > 0;
 // with 0, to 1 when a multi-threaded OpenBLAS does the matrix products, else one per
-// core. Returns the count in effect.
-int ConfigureThreads(int64_t requested);
+// core. `blas_threads` > 0 (runtime.blas_threads) sets OpenBLAS's pool too: processes that
+// share the cores (two rollout workers on two cores) each take their share rather than
+// every pool spinning on every core. Returns LibTorch's count in effect.
+int ConfigureThreads(int64_t requested, int64_t blas_threads = 0);
 
 }  // namespace r1rl::runtime
 

@@ -38,8 +38,8 @@ for ep in $(json "print(' '.join(s['metrics'] for s in t['services']))"); do
   promtool check metrics < m.txt || fail "promtool on $ep"
   grep -q '^r1rl_' m.txt || fail "no r1rl_ metric on $ep"
 done
-grep -q '^r1rl_learner_policy_version' <(python3 -c "import urllib.request; print(urllib.request.urlopen('http://$(json "print(t['services'][0]['metrics'])")/metrics').read().decode())") \
-  || fail "learner metrics"
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://$(json "print(t['services'][0]['metrics'])")/metrics').read().decode())" > learner.txt
+grep -q '^r1rl_learner_policy_version' learner.txt || fail "learner metrics"
 
 echo "== status"
 "$R1RL" cluster status --name ct | tee status.txt
@@ -47,19 +47,23 @@ echo "== status"
 
 echo "== SIGKILL worker-1 while it holds leases (leased more prompts than it pushed groups)"
 W1=$(json "print([s['metrics'] for s in t['services'] if s['name']=='worker-1'][0])")
-python3 - "$W1" <<'PY' || fail "worker-1 never held leases"
-import sys, time, urllib.request
+W1PID=$(json "print([s['pid'] for s in t['services'] if s['name']=='worker-1'][0])")
+# The kill comes from the same loop that saw the lease unsampled, within a millisecond: a
+# lease of 8 prompts takes a few hundred ms to sample, so the worker dies holding it.
+python3 - "$W1" "$W1PID" <<'PY' || fail "worker-1 never held leases"
+import os, signal, sys, time, urllib.request
 def get(name):
     for line in urllib.request.urlopen(f"http://{sys.argv[1]}/metrics").read().decode().splitlines():
         if line.startswith(name + " "): return float(line.split()[1])
     return 0.0
 for _ in range(2000):
     # a whole lease (8 prompts) unpushed: still sampling, not in the middle of pushing
-    if get("r1rl_worker_prompts_leased_total") >= get("r1rl_worker_groups_pushed_total") + 8: sys.exit(0)
+    if get("r1rl_worker_prompts_leased_total") >= get("r1rl_worker_groups_pushed_total") + 8:
+        os.kill(int(sys.argv[2]), signal.SIGKILL)
+        sys.exit(0)
     time.sleep(0.01)
 sys.exit(1)
 PY
-kill -9 "$(json "print([s['pid'] for s in t['services'] if s['name']=='worker-1'][0])")"
 wait_steps 6
 
 echo "== SIGKILL grader-1, start another in its place"
