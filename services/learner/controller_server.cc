@@ -112,7 +112,8 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
   metrics::Counter& m_forwarded = registry.AddCounter("r1rl_controller_rollouts_forwarded_total", "Rollout groups forwarded from workers to graders.").Add({});
   metrics::Counter& m_leases = registry.AddCounter("r1rl_controller_leases_granted_total", "Leases granted (first attempts and re-grants).").Add({});
   metrics::Counter& m_expired = registry.AddCounter("r1rl_controller_leases_expired_total", "Leases that passed their deadline (granted again).").Add({});
-  std::atomic<int64_t> expired_exported{0};
+  metrics::Counter& m_regranted = registry.AddCounter("r1rl_controller_leases_reissued_total", "Expired leases granted again (same lease id, next attempt).").Add({});
+  std::atomic<int64_t> expired_exported{0}, regranted_exported{0};
   metrics::Counter& m_weight_fetches = registry.AddCounter("r1rl_controller_weight_fetches_total", "Weight streams served to workers.").Add({});
   metrics::Counter& m_weight_bytes = registry.AddCounter("r1rl_controller_weight_bytes_sent_total", "Weight bytes streamed to workers.").Add({});
   metrics::Family<metrics::Gauge>& m_gauges = registry.AddGauge("r1rl_controller_state", "Controller state, by quantity.");
@@ -140,6 +141,8 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     const LeaseStats s = leases->Stats();
     const int64_t before = expired_exported.exchange(s.expired);
     if (s.expired > before) m_expired.Increment(static_cast<double>(s.expired - before));
+    const int64_t regranted_before = regranted_exported.exchange(s.regranted);
+    if (s.regranted > regranted_before) m_regranted.Increment(static_cast<double>(s.regranted - regranted_before));
     m_gauges.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
     m_gauges.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
     m_gauges.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));

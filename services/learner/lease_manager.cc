@@ -34,6 +34,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max, Lease
     l.deadline = now + options_.lease_duration;
     deadlines_.emplace_back(l.deadline, l.lease_id);
     ++stats_.granted;
+    ++stats_.regranted;
     out.push_back(l);
   }
   const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;

@@ -66,6 +66,7 @@ struct Lease {
 struct LeaseStats {
   int64_t granted = 0;      // grants, first attempts and re-grants
   int64_t expired = 0;      // leases that passed their deadline
+  int64_t regranted = 0;    // expired leases granted again (included in `granted`)
   int64_t completed = 0;
   int64_t unknown_completions = 0;  // Completed() for a lease never granted or already done
   int64_t outstanding = 0;  // granted, not completed (expired ones waiting included)

@@ -68,6 +68,8 @@ TEST(LeaseManager, ExpiredLeasesAreGrantedAgainFirstWithTheSameId) {
   EXPECT_EQ(b[0].policy_version, 3);
   EXPECT_EQ(b[0].deadline, t0 + milliseconds(2500));
   EXPECT_EQ(m.Stats().expired, 2);
+  EXPECT_EQ(m.Stats().regranted, 2);
+  EXPECT_EQ(m.Stats().granted, 4);
   // The first arrival completes the lease; the other copy is unknown by then.
   EXPECT_TRUE(m.Completed(a[0].lease_id));
   EXPECT_FALSE(m.Completed(b[0].lease_id));
