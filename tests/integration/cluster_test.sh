@@ -64,14 +64,19 @@ for _ in range(2000):
     time.sleep(0.01)
 sys.exit(1)
 PY
-wait_steps 6
+KILLED_AT=$(steps_done)
+# Its leases expire (learner.lease_seconds = 4) and are granted again: the counters say so.
 python3 - "$(json "print(t['services'][0]['metrics'])")" <<'PY' || fail "expiry counters"
-import sys, urllib.request
-text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics").read().decode()
-vals = {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l.startswith("r1rl_controller_leases_")}
+import sys, time, urllib.request
+for _ in range(120):
+    text = urllib.request.urlopen(f"http://{sys.argv[1]}/metrics").read().decode()
+    vals = {l.split()[0]: float(l.split()[1]) for l in text.splitlines() if l.startswith("r1rl_controller_leases_")}
+    if vals["r1rl_controller_leases_expired_total"] >= 1 and vals["r1rl_controller_leases_reissued_total"] >= 1: break
+    time.sleep(0.5)
 print("  " + ", ".join(f"{k} {v:g}" for k, v in sorted(vals.items())))
 assert vals["r1rl_controller_leases_expired_total"] >= 1 and vals["r1rl_controller_leases_reissued_total"] >= 1
 PY
+wait_steps $((KILLED_AT + 2))
 
 echo "== SIGKILL grader-1, start another in its place"
 kill -9 "$(json "print([s['pid'] for s in t['services'] if s['name']=='grader-1'][0])")"
