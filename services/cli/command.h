@@ -45,6 +45,7 @@ void SetUpLogging(const std::string& level);
 
 void RegisterDoctor(CLI::App& root, CommandResult* result);
 void RegisterAdmin(CLI::App& root, CommandResult* result);
+void RegisterEval(CLI::App& root, CommandResult* result);
 void RegisterConfig(CLI::App& root, CommandResult* result);
 void RegisterTokenize(CLI::App& root, CommandResult* result);
 void RegisterGenerate(CLI::App& root, CommandResult* result);

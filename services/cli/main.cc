@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   r1rl::cli::RegisterGrade(app, &result);
   r1rl::cli::RegisterCluster(app, &result);
   r1rl::cli::RegisterAdmin(app, &result);
+  r1rl::cli::RegisterEval(app, &result);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const std::exception& e) {
