@@ -13,6 +13,12 @@ void ConfigFlags::AddTo(CLI::App* command) {
   command->add_option("--set", overrides, "Override a config key: key.path=value (repeatable)");
 }
 
+void AddConfigOverride(CLI::App* command, std::vector<std::string>* overrides, const std::string& name,
+                       const std::string& key, const std::string& help) {
+  command->add_option_function<std::string>(
+      name, [overrides, key](const std::string& v) { overrides->push_back(key + "=" + v); }, help);
+}
+
 absl::StatusOr<config::Config> ConfigFlags::Load(const std::vector<std::string>& extra) const {
   std::vector<std::string> all = overrides;
   all.insert(all.end(), extra.begin(), extra.end());

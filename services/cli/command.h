@@ -35,6 +35,11 @@ struct ConfigFlags {
   absl::StatusOr<config::Config> Load(const std::vector<std::string>& extra = {}) const;
 };
 
+// An option `name` whose value becomes the config override "key=value", appended to
+// `overrides` (which must outlive the parse: a member of the command's flags).
+void AddConfigOverride(CLI::App* command, std::vector<std::string>* overrides, const std::string& name,
+                       const std::string& key, const std::string& help);
+
 // 2 for InvalidArgument / NotFound / OutOfRange / FailedPrecondition (bad input), else 1.
 int ExitCodeFor(const absl::Status& status);
 // Prints "r1rl <command>: <status message>" to stderr and returns ExitCodeFor(status).

@@ -63,7 +63,7 @@ int RunDemoCommand(const DemoFlags& flags) {
     if (auto s = cfg->Set(absl::StrCat(kBaseKey, "=\"", *base, "\"")); !s.ok()) return Fail("demo", s);
   }
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
+  runtime::ConfigureThreads(*cfg);
   runtime::LogBlasAtStartup();
   auto options = demo::DemoOptionsFromConfig(*cfg);
   if (!options.ok()) return Fail("demo", options.status());
@@ -92,15 +92,10 @@ void RegisterDemo(CLI::App& root, CommandResult* result) {
                 "(demo.base_checkpoint = \"\")");
   cmd->add_option("--pretrain", flags->pretrain_dir,
                   "Only pre-train the base model and write it to this folder");
-  cmd->add_option_function<std::string>(
-      "--steps", [flags](const std::string& v) { flags->extra.push_back("grpo.steps=" + v); },
-      "GRPO steps (grpo.steps)");
-  cmd->add_option_function<std::string>(
-      "--run-dir", [flags](const std::string& v) { flags->extra.push_back("demo.run_dir=" + v); },
-      "Run folder (demo.run_dir)");
-  cmd->add_option_function<std::string>(
-      "--base", [flags](const std::string& v) { flags->extra.push_back("demo.base_checkpoint=" + v); },
-      "Load the base model from this folder instead of pre-training (demo.base_checkpoint)");
+  AddConfigOverride(cmd, &flags->extra, "--steps", "grpo.steps", "GRPO steps (grpo.steps)");
+  AddConfigOverride(cmd, &flags->extra, "--run-dir", "demo.run_dir", "Run folder (demo.run_dir)");
+  AddConfigOverride(cmd, &flags->extra, "--base", "demo.base_checkpoint",
+                    "Load the base model from this folder instead of pre-training (demo.base_checkpoint)");
   cmd->callback([=] { result->exit_code = RunDemoCommand(*flags); });
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "services/cli/command.h"
+#include "services/cli/model_loading.h"
 #include "services/eval/evaluator.h"
 #include "services/model/generation_config.h"
 #include "services/model/policy.h"
@@ -59,21 +60,12 @@ int RunEval(const EvalFlags& f) {
   auto cfg = f.config.Load(f.extra);
   if (!cfg.ok()) return Fail("eval", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
+  runtime::ConfigureThreads(*cfg);
   auto set = eval::LoadEvalSet(f.data);
   if (!set.ok()) return Fail("eval", set.status());
   if (f.limit > 0 && static_cast<int64_t>(set->problems.size()) > f.limit) set->problems.resize(static_cast<size_t>(f.limit));
-  model::PolicyOptions po;
-  po.dtype = cfg->GetString("model.dtype");
-  po.device = cfg->GetString("model.device");
-  auto policy = model::Policy::Load(f.model, po);
-  if (!policy.ok()) return Fail("eval", policy.status());
-  std::string tok_path = cfg->GetString("tokenizer.path");
-  if (tok_path.empty()) tok_path = f.model + "/tokenizer.json";
-  auto tok = tokenizer::LoadTokenizer(tok_path);
-  if (!tok.ok()) return Fail("eval", tok.status());
-  auto format = tokenizer::ParsePromptFormat(cfg->GetString("prompt.format"));
-  if (!format.ok()) return Fail("eval", format.status());
+  auto m = LoadModel(*cfg, f.model);
+  if (!m.ok()) return Fail("eval", m.status());
   auto grader_options = reward::GraderOptionsFromConfig(*cfg);
   if (!grader_options.ok()) return Fail("eval", grader_options.status());
   reward::Grader grader(*grader_options);
@@ -81,7 +73,7 @@ int RunEval(const EvalFlags& f) {
   eval::EvaluatorOptions o;
   o.k = f.k;
   o.generation = model::GenerationOptionsFromConfig(*cfg);
-  o.format = *format;
+  o.format = m->format;
   o.system_prompt = cfg->GetString("prompt.system");
   o.problems_per_batch = f.batch;
   const std::string out = f.out.empty() ? "runs/eval-" + fs::path(f.data).parent_path().filename().string() : f.out;
@@ -91,7 +83,7 @@ int RunEval(const EvalFlags& f) {
   std::cerr << absl::StrFormat("eval: %d problems from %s, k = %d, temperature %.2f, top-p %.2f, %d new tokens at most\n",
                                set->problems.size(), f.data, f.k, o.generation.temperature, o.generation.top_p,
                                o.generation.max_new_tokens);
-  eval::Evaluator evaluator(policy->get(), tok->get(), &grader, o);
+  eval::Evaluator evaluator(m->policy.get(), m->tokenizer.get(), &grader, o);
   auto report = evaluator.Run(*set, [](const eval::EvalProgress& p) {
     const int width = 30;
     const int filled = static_cast<int>(width * p.done / std::max<int64_t>(1, p.total));
@@ -166,22 +158,14 @@ void RegisterEval(CLI::App& root, CommandResult* result) {
   cmd->add_option("--batch", flags->batch, "Problems sampled together (x k sequences)")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--limit", flags->limit, "Only the first N problems (0: all)")->capture_default_str();
   cmd->add_option("--out", flags->out, "Folder for eval.json and problems.jsonl (default runs/eval-<data folder>)");
-  auto over = [&](const std::string& name, const std::string& key, const std::string& help, const std::string& def) {
-    flags->extra.push_back(key + "=" + def);
-    cmd->add_option_function<std::string>(
-        name, [flags, key](const std::string& v) { flags->extra.push_back(key + "=" + v); },
-        absl::StrCat(help, " (default ", def, ")"));
-  };
-  over("--temperature", "generation.temperature", "Sampling temperature", "0.6");
-  over("--top-p", "generation.top_p", "Nucleus sampling mass", "0.95");
-  cmd->add_option_function<std::string>(
-      "--max-new-tokens", [flags](const std::string& v) { flags->extra.push_back("generation.max_new_tokens=" + v); },
-      "Most tokens per response (default generation.max_new_tokens)");
-  cmd->add_option_function<std::string>(
-      "--format", [flags](const std::string& v) { flags->extra.push_back("prompt.format=" + v); },
-      "Prompt template: raw, r1-zero, qwen-chat (default prompt.format)");
-  cmd->add_option_function<std::string>(
-      "--seed", [flags](const std::string& v) { flags->extra.push_back("generation.seed=" + v); }, "Sampler seed");
+  // R1's sampling settings unless a flag says otherwise (a flag's override comes later).
+  flags->extra = {"generation.temperature=0.6", "generation.top_p=0.95"};
+  AddConfigOverride(cmd, &flags->extra, "--temperature", "generation.temperature", "Sampling temperature (default 0.6)");
+  AddConfigOverride(cmd, &flags->extra, "--top-p", "generation.top_p", "Nucleus sampling mass (default 0.95)");
+  AddConfigOverride(cmd, &flags->extra, "--max-new-tokens", "generation.max_new_tokens",
+                    "Most tokens per response (default generation.max_new_tokens)");
+  AddConfigOverride(cmd, &flags->extra, "--format", "prompt.format", "Prompt template: raw, r1-zero, qwen-chat (default prompt.format)");
+  AddConfigOverride(cmd, &flags->extra, "--seed", "generation.seed", "Sampler seed");
   cmd->callback([=] { result->exit_code = RunEval(*flags); });
 }
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "services/cli/command.h"
+#include "services/cli/model_loading.h"
 #include "services/model/generation_config.h"
 #include "services/model/generator.h"
 #include "services/model/policy.h"
@@ -27,41 +28,25 @@ struct GenerateFlags {
   std::vector<std::string> extra;  // flag values turned into config overrides
 };
 
-// Adds an option whose value becomes the override "key=value".
-void AddOverride(CLI::App* cmd, GenerateFlags* flags, const std::string& name,
-                 const std::string& key, const std::string& help) {
-  cmd->add_option_function<std::string>(
-      name, [flags, key](const std::string& v) { flags->extra.push_back(key + "=" + v); }, help);
-}
-
 int RunGenerate(const GenerateFlags& flags) {
   std::vector<std::string> overrides = flags.extra;
   overrides.push_back("model.dir=" + flags.model);
   auto cfg = flags.config.Load(overrides);
   if (!cfg.ok()) return Fail("generate", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
+  runtime::ConfigureThreads(*cfg);
   runtime::LogBlasAtStartup();
 
-  model::PolicyOptions policy_options;
-  policy_options.dtype = cfg->GetString("model.dtype");
-  policy_options.device = cfg->GetString("model.device");
-  auto policy = model::Policy::Load(flags.model, policy_options);
-  if (!policy.ok()) return Fail("generate", policy.status());
-  std::string tok_path = cfg->GetString("tokenizer.path");
-  if (tok_path.empty()) tok_path = flags.model + "/tokenizer.json";
-  auto tok = tokenizer::LoadTokenizer(tok_path);
-  if (!tok.ok()) return Fail("generate", tok.status());
-  auto format = tokenizer::ParsePromptFormat(cfg->GetString("prompt.format"));
-  if (!format.ok()) return Fail("generate", format.status());
+  auto m = LoadModel(*cfg, flags.model);
+  if (!m.ok()) return Fail("generate", m.status());
 
   std::vector<std::vector<int32_t>> prompts;
   for (const std::string& p : flags.prompts) {
-    prompts.push_back((*tok)->Encode(tokenizer::RenderPrompt(*format, p, cfg->GetString("prompt.system"))));
+    prompts.push_back(m->tokenizer->Encode(tokenizer::RenderPrompt(m->format, p, cfg->GetString("prompt.system"))));
   }
   const model::GenerationOptions options = model::GenerationOptionsFromConfig(*cfg);
 
-  model::Generator generator(policy->get(), tok->get(), options);
+  model::Generator generator(m->policy.get(), m->tokenizer.get(), options);
   auto start = std::chrono::steady_clock::now();
   auto completions = generator.Generate(prompts, cfg->GetInt("generation.num_samples"));
   if (!completions.ok()) return Fail("generate", completions.status());
@@ -92,15 +77,15 @@ void RegisterGenerate(CLI::App& root, CommandResult* result) {
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--prompt", flags->prompts, "Prompt text (repeatable)")->required();
-  AddOverride(cmd, flags.get(), "--num-samples", "generation.num_samples", "Samples per prompt");
-  AddOverride(cmd, flags.get(), "--max-new-tokens", "generation.max_new_tokens", "Most tokens per completion");
-  AddOverride(cmd, flags.get(), "--temperature", "generation.temperature", "Sampling temperature");
-  AddOverride(cmd, flags.get(), "--top-p", "generation.top_p", "Nucleus sampling mass");
-  AddOverride(cmd, flags.get(), "--top-k", "generation.top_k", "Keep the k most likely tokens");
-  AddOverride(cmd, flags.get(), "--seed", "generation.seed", "Sampler seed");
-  AddOverride(cmd, flags.get(), "--format", "prompt.format", "Prompt template: raw, r1-zero, qwen-chat");
-  AddOverride(cmd, flags.get(), "--dtype", "model.dtype", "float32, bfloat16, float16");
-  AddOverride(cmd, flags.get(), "--device", "model.device", "cpu, cuda, cuda:N");
+  AddConfigOverride(cmd, &flags->extra, "--num-samples", "generation.num_samples", "Samples per prompt");
+  AddConfigOverride(cmd, &flags->extra, "--max-new-tokens", "generation.max_new_tokens", "Most tokens per completion");
+  AddConfigOverride(cmd, &flags->extra, "--temperature", "generation.temperature", "Sampling temperature");
+  AddConfigOverride(cmd, &flags->extra, "--top-p", "generation.top_p", "Nucleus sampling mass");
+  AddConfigOverride(cmd, &flags->extra, "--top-k", "generation.top_k", "Keep the k most likely tokens");
+  AddConfigOverride(cmd, &flags->extra, "--seed", "generation.seed", "Sampler seed");
+  AddConfigOverride(cmd, &flags->extra, "--format", "prompt.format", "Prompt template: raw, r1-zero, qwen-chat");
+  AddConfigOverride(cmd, &flags->extra, "--dtype", "model.dtype", "float32, bfloat16, float16");
+  AddConfigOverride(cmd, &flags->extra, "--device", "model.device", "cpu, cuda, cuda:N");
   cmd->add_flag_callback("--greedy", [flags] { flags->extra.push_back("generation.greedy=true"); },
                          "Arg-max decoding");
   cmd->callback([=] { result->exit_code = RunGenerate(*flags); });

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "services/cli/command.h"
+#include "services/cli/model_loading.h"
 #include "services/learner/learner_config.h"
 #include "services/learner/sft_data.h"
 #include "services/learner/sft_trainer.h"
@@ -28,29 +29,21 @@ int RunSft(const SftFlags& flags) {
   auto cfg = flags.config.Load({"model.dir=" + flags.model});
   if (!cfg.ok()) return Fail("sft", cfg.status());
   SetUpLogging(cfg->GetString("runtime.log_level"));
-  runtime::ConfigureThreads(cfg->GetInt("runtime.threads"), cfg->GetInt("runtime.blas_threads"));
+  runtime::ConfigureThreads(*cfg);
   runtime::LogBlasAtStartup();
   const int64_t steps = cfg->GetInt("sft.steps"), batch_size = cfg->GetInt("sft.batch_size");
   if (steps < 1) return Fail("sft", absl::InvalidArgumentError(absl::StrCat("sft.steps = ", steps, ": must be >= 1")));
   if (batch_size < 1) {
     return Fail("sft", absl::InvalidArgumentError(absl::StrCat("sft.batch_size = ", batch_size, ": must be >= 1")));
   }
-  model::PolicyOptions popts;
-  popts.dtype = cfg->GetString("model.dtype");
-  popts.device = cfg->GetString("model.device");
-  auto policy = model::Policy::Load(flags.model, popts);
-  if (!policy.ok()) return Fail("sft", policy.status());
-  std::string tok_path = cfg->GetString("tokenizer.path");
-  if (tok_path.empty()) tok_path = flags.model + "/tokenizer.json";
-  auto tok = tokenizer::LoadTokenizer(tok_path);
-  if (!tok.ok()) return Fail("sft", tok.status());
-  auto format = tokenizer::ParsePromptFormat(cfg->GetString("prompt.format"));
-  if (!format.ok()) return Fail("sft", format.status());
-  const auto& eos = (*policy)->config().eos_token_ids;
-  auto data = learner::LoadSftJsonl(flags.data, **tok, *format, cfg->GetString("prompt.system"),
+  auto m = LoadModel(*cfg, flags.model);
+  if (!m.ok()) return Fail("sft", m.status());
+  model::Policy* policy = m->policy.get();
+  const auto& eos = policy->config().eos_token_ids;
+  auto data = learner::LoadSftJsonl(flags.data, *m->tokenizer, m->format, cfg->GetString("prompt.system"),
                                     eos.empty() ? -1 : static_cast<int32_t>(eos.front()));
   if (!data.ok()) return Fail("sft", data.status());
-  const int64_t max_len = (*policy)->config().max_position_embeddings;
+  const int64_t max_len = policy->config().max_position_embeddings;
   for (size_t i = 0; i < data->size(); ++i) {
     const auto& ex = (*data)[i];
     if (static_cast<int64_t>(ex.prompt_ids.size() + ex.response_ids.size()) > max_len) {
@@ -61,8 +54,8 @@ int RunSft(const SftFlags& flags) {
   }
   auto opt = learner::OptimizerOptionsFromConfig(*cfg, "sft.lr", steps);
   if (!opt.ok()) return Fail("sft", opt.status());
-  const int32_t pad = (*policy)->config().eos_token_ids.empty() ? 0 : static_cast<int32_t>(eos.front());
-  learner::SftTrainer trainer(policy->get(), *opt, pad);
+  const int32_t pad = policy->config().eos_token_ids.empty() ? 0 : static_cast<int32_t>(eos.front());
+  learner::SftTrainer trainer(policy, *opt, pad);
   std::mt19937_64 rng(static_cast<uint64_t>(cfg->GetInt("generation.seed")));
   std::vector<size_t> order(data->size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -84,12 +77,12 @@ int RunSft(const SftFlags& flags) {
     std::cout << line.dump() << "\n" << std::flush;
   }
   std::filesystem::create_directories(flags.out);
-  if (auto s = (*policy)->Save(flags.out); !s.ok()) return Fail("sft", s);
+  if (auto s = policy->Save(flags.out); !s.ok()) return Fail("sft", s);
   if (auto s = trainer.optimizer().Save(flags.out + "/optimizer.safetensors"); !s.ok()) return Fail("sft", s);
   std::error_code ec;
-  std::filesystem::copy_file(tok_path, flags.out + "/tokenizer.json",
+  std::filesystem::copy_file(m->tokenizer_path, flags.out + "/tokenizer.json",
                              std::filesystem::copy_options::overwrite_existing, ec);
-  if (ec) return Fail("sft", absl::InternalError(absl::StrCat("copying ", tok_path, ": ", ec.message())));
+  if (ec) return Fail("sft", absl::InternalError(absl::StrCat("copying ", m->tokenizer_path, ": ", ec.message())));
   return 0;
 }
 

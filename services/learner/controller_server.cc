@@ -130,19 +130,26 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
 
   // Workers heard from within a lease's duration (or three heartbeats, if longer): a
   // worker killed without a word stops counting once its leases would have expired.
+  Clock::duration LiveHorizon() const {
+    return std::max<Clock::duration>(options.leases.lease_duration, 3 * options.heartbeat_interval);
+  }
   int64_t LiveWorkersLocked() const {
-    const auto horizon = Clock::now() - std::max<Clock::duration>(options.leases.lease_duration, 3 * options.heartbeat_interval);
+    const auto since = Clock::now() - LiveHorizon();
     int64_t n = 0;
-    for (const auto& [id, seen] : workers) n += seen >= horizon;
+    for (const auto& [id, seen] : workers) n += seen >= since;
     return n;
+  }
+
+  // The lease manager counts expiries and re-grants; the Prometheus counters follow them.
+  static void ExportCount(metrics::Counter& counter, std::atomic<int64_t>& exported, int64_t now) {
+    const int64_t before = exported.exchange(now);
+    if (now > before) counter.Increment(static_cast<double>(now - before));
   }
 
   void RefreshGauges() {
     const LeaseStats s = leases->Stats();
-    const int64_t before = expired_exported.exchange(s.expired);
-    if (s.expired > before) m_expired.Increment(static_cast<double>(s.expired - before));
-    const int64_t regranted_before = regranted_exported.exchange(s.regranted);
-    if (s.regranted > regranted_before) m_regranted.Increment(static_cast<double>(s.regranted - regranted_before));
+    ExportCount(m_expired, expired_exported, s.expired);
+    ExportCount(m_regranted, regranted_exported, s.regranted);
     m_gauges.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
     m_gauges.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
     m_gauges.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));
@@ -462,7 +469,7 @@ struct ControllerServer::State : public v1::Controller::Service, public v1::Admi
     s.set_last_checkpoint_step(last_checkpoint_step);
     s.set_last_checkpoint_path(last_checkpoint_path);
     const auto now = Clock::now();
-    const auto horizon = std::max<Clock::duration>(options.leases.lease_duration, 3 * options.heartbeat_interval);
+    const auto horizon = LiveHorizon();
     for (const auto& [id, seen] : workers) {
       v1::WorkerInfo* w = s.add_worker_info();
       w->set_worker_id(id);

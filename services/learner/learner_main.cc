@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
   constexpr char kName[] = "r1rl-learner";
   auto start = r1rl::runtime::StartService(argc, argv, kName, "controller (leases, RocksDB rollout buffer) and GRPO trainer");
   if (!start.config) return start.exit_code;
-  r1rl::runtime::ConfigureThreads(start.config->GetInt("runtime.threads"), start.config->GetInt("runtime.blas_threads"));
+  r1rl::runtime::ConfigureThreads(*start.config);
   auto options = r1rl::learner::LearnerOptionsFromConfig(*start.config);
   if (!options.ok()) return r1rl::runtime::FailService(kName, options.status());
   static std::atomic<bool> stop{false};

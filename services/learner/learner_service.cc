@@ -167,9 +167,11 @@ struct LearnerMetrics {
 };
 
 // checkpoints/<name>: the policy (a model folder: config.json, safetensors, tokenizer.json)
-// and optimizer.safetensors; then the buffer's resume point names it.
-absl::StatusOr<std::string> SaveCheckpoint(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
-                                           const LearnerOptions& o, const std::string& name, int64_t step) {
+// and optimizer.safetensors; then the buffer's resume point names it, and the
+// Admin.CheckpointNow requests made before it started are answered with it.
+absl::Status SaveCheckpoint(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
+                            const LearnerOptions& o, const std::string& name, int64_t step) {
+  const int64_t pending = controller.PendingCheckpoints();
   const std::string dir = o.run_dir + "/checkpoints/" + name;
   RETURN_IF_ERROR(policy.Save(dir));
   RETURN_IF_ERROR(trainer.optimizer().Save(dir + "/optimizer.safetensors"));
@@ -177,18 +179,16 @@ absl::StatusOr<std::string> SaveCheckpoint(const model::Policy& policy, GrpoTrai
   fs::copy_file(o.model_dir + "/tokenizer.json", dir + "/tokenizer.json", fs::copy_options::overwrite_existing, ec);
   // (a model folder without tokenizer.json stays one)
   RETURN_IF_ERROR(controller.SaveResumePoint(step, dir));
-  return dir;
-}
-
-// Admin.CheckpointNow requests waiting: save checkpoints/step-N and answer them.
-absl::Status ServeCheckpointRequests(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
-                                     const LearnerOptions& o, int64_t step) {
-  const int64_t pending = controller.PendingCheckpoints();
-  if (pending == 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::string dir, SaveCheckpoint(policy, trainer, controller, o, absl::StrCat("step-", step), step));
-  spdlog::info("learner: checkpoint {} (asked for)", dir);
   controller.CheckpointSaved(pending, step, dir);
   return absl::OkStatus();
+}
+
+// Admin.CheckpointNow requests waiting: save checkpoints/step-N (which answers them).
+absl::Status ServeCheckpointRequests(const model::Policy& policy, GrpoTrainer& trainer, ControllerServer& controller,
+                                     const LearnerOptions& o, int64_t step) {
+  if (controller.PendingCheckpoints() == 0) return absl::OkStatus();
+  spdlog::info("learner: checkpoint step-{} (asked for)", step);
+  return SaveCheckpoint(policy, trainer, controller, o, absl::StrCat("step-", step), step);
 }
 
 }  // namespace
@@ -386,8 +386,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
                            m["response_length"], m["kl"], wait, train, m["sample_lag_mean"])
         << std::flush;
     if (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0) {
-      ASSIGN_OR_RETURN(std::string dir, SaveCheckpoint(*policy, *trainer, *controller, o, absl::StrCat("step-", step + 1), step + 1));
-      controller->CheckpointSaved(controller->PendingCheckpoints(), step + 1, dir);
+      RETURN_IF_ERROR(SaveCheckpoint(*policy, *trainer, *controller, o, absl::StrCat("step-", step + 1), step + 1));
     }
     RETURN_IF_ERROR(ServeCheckpointRequests(*policy, *trainer, *controller, o, step + 1));
     if (done) {
@@ -395,8 +394,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
       break;
     }
   }
-  ASSIGN_OR_RETURN(std::string final_dir, SaveCheckpoint(*policy, *trainer, *controller, o, "final", step));
-  controller->CheckpointSaved(controller->PendingCheckpoints(), step, final_dir);
+  RETURN_IF_ERROR(SaveCheckpoint(*policy, *trainer, *controller, o, "final", step));
   const v1::ControllerStatus st = controller->Status();
   log << absl::StrFormat(
              "learner: %d steps in %.0f s; groups ingested %d, duplicate %d, stale %d; leases expired %d; "

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   constexpr char kName[] = "r1rl-rollout-worker";
   auto start = r1rl::runtime::StartService(argc, argv, kName, "leases prompts, samples groups, pushes them to the graders");
   if (!start.config) return start.exit_code;
-  r1rl::runtime::ConfigureThreads(start.config->GetInt("runtime.threads"), start.config->GetInt("runtime.blas_threads"));
+  r1rl::runtime::ConfigureThreads(*start.config);
   auto options = r1rl::rollout::RolloutWorkerOptionsFromConfig(*start.config);
   if (!options.ok()) return r1rl::runtime::FailService(kName, options.status());
   auto worker = r1rl::rollout::RolloutWorker::Create(*options);

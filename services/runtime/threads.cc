@@ -35,4 +35,8 @@ int ConfigureThreads(int64_t requested, int64_t blas_threads) {
   return at::get_num_threads();
 }
 
+int ConfigureThreads(const config::Config& cfg) {
+  return ConfigureThreads(cfg.GetInt("runtime.threads"), cfg.GetInt("runtime.blas_threads"));
+}
+
 }  // namespace r1rl::runtime

@@ -11,6 +11,8 @@
 
 #include <cstdint>
 
+#include "services/config/config.h"
+
 namespace r1rl::runtime {
 
 // Sets LibTorch's intra-op threads to `requested` (config key runtime.threads) when > 0;
@@ -19,6 +21,8 @@ namespace r1rl::runtime {
 // share the cores (two rollout workers on two cores) each take their share rather than
 // every pool spinning on every core. Returns LibTorch's count in effect.
 int ConfigureThreads(int64_t requested, int64_t blas_threads = 0);
+// The same from runtime.threads and runtime.blas_threads.
+int ConfigureThreads(const config::Config& cfg);
 
 }  // namespace r1rl::runtime
 

@@ -1,0 +1,35 @@
+// What `generate`, `sft` and `eval` load from a model folder: the policy (model.dtype,
+// model.device), its tokenizer (tokenizer.path, else <dir>/tokenizer.json) and the prompt
+// template (prompt.format). Errors name the file or the key.
+//
+//   ASSIGN_OR_RETURN(LoadedModel m, LoadModel(cfg, "assets/demo-base"));
+//   m.tokenizer->Encode(tokenizer::RenderPrompt(m.format, "1+1=")) ...
+#ifndef R1RL_SERVICES_CLI_MODEL_LOADING_H_
+#define R1RL_SERVICES_CLI_MODEL_LOADING_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/config/config.h"
+#include "services/tokenizer/prompt_template.h"
+#include "services/tokenizer/tokenizer.h"
+
+namespace r1rl::model {
+class Policy;  // services/model/policy.h: include it where a LoadedModel is used
+}
+
+namespace r1rl::cli {
+
+struct LoadedModel {
+  std::unique_ptr<model::Policy> policy;
+  std::unique_ptr<tokenizer::Tokenizer> tokenizer;
+  std::string tokenizer_path;  // the file it was read from
+  tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
+};
+
+absl::StatusOr<LoadedModel> LoadModel(const config::Config& cfg, const std::string& dir);
+
+}  // namespace r1rl::cli
+
+#endif  // R1RL_SERVICES_CLI_MODEL_LOADING_H_
