@@ -25,7 +25,7 @@
 #include "services/cli/cluster_processes.h"
 #include "services/cli/command.h"
 #include "services/cli/demo_defaults.h"
-#include "services/demo/arithmetic_task.h"
+#include "services/demo/demo_data.h"
 #include "services/metrics/scrape.h"
 
 namespace r1rl::cli {
@@ -69,22 +69,6 @@ std::string ShippedBase() {
   return (fs::path(kSourceDir) / "assets/demo-base").string();
 }
 
-// The demo task's training prompts (test and validation problems never appear).
-absl::Status WritePrompts(const std::string& path, uint64_t seed, int count) {
-  demo::ArithmeticTask task(seed, 256, 128);
-  std::mt19937_64 rng(seed * 7 + 11);
-  std::ofstream out(path);
-  for (int i = 0; i < count; ++i) {
-    const demo::Problem p = task.SampleTrain(rng);
-    Json row;
-    row["id"] = absl::StrCat("add-", i);
-    row["prompt"] = demo::ArithmeticTask::PromptText(p);
-    row["reward"] = {{"kind", "math"}, {"answer", std::to_string(p.answer())}};
-    out << row.dump() << "\n";
-  }
-  return out ? absl::OkStatus() : absl::InternalError(absl::StrCat("cannot write ", path));
-}
-
 int Down(const std::string& name, bool quiet) {
   auto table = ReadTable(name);
   if (!table.ok()) return Fail("cluster down", table.status());
@@ -124,7 +108,7 @@ int Up(const ClusterFlags& f) {
   if (ec) return Fail("cluster up", absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message())));
   std::vector<std::string> sets = {"learner.run_dir=" + dir};
   if (cfg->GetString("learner.data").empty()) {
-    if (auto s = WritePrompts(dir + "/prompts.jsonl", static_cast<uint64_t>(cfg->GetInt("generation.seed")), 4096); !s.ok()) {
+    if (auto s = demo::WritePrompts(dir + "/prompts.jsonl", static_cast<uint64_t>(cfg->GetInt("generation.seed")), 4096); !s.ok()) {
       return Fail("cluster up", s);
     }
     sets.push_back("learner.data=" + dir + "/prompts.jsonl");
@@ -328,7 +312,7 @@ void RegisterCluster(CLI::App& root, CommandResult* result) {
   write->add_option("--count", prompts->second, "Prompts")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   write->add_option("--seed", *seed, "generation.seed of the run")->capture_default_str();
   write->callback([prompts, seed, result] {
-    auto s = WritePrompts(prompts->first, *seed, prompts->second);
+    auto s = demo::WritePrompts(prompts->first, *seed, prompts->second);
     result->exit_code = s.ok() ? 0 : Fail("cluster prompts", s);
     if (s.ok()) std::cout << prompts->second << " prompts in " << prompts->first << "\n";
   });

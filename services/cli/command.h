@@ -59,6 +59,8 @@ void RegisterDemo(CLI::App& root, CommandResult* result);
 void RegisterSft(CLI::App& root, CommandResult* result);
 void RegisterGrade(CLI::App& root, CommandResult* result);
 void RegisterCluster(CLI::App& root, CommandResult* result);
+void RegisterRejectionSample(CLI::App& root, CommandResult* result);
+void RegisterPipeline(CLI::App& root, CommandResult* result);
 
 }  // namespace r1rl::cli
 

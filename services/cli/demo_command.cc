@@ -1,4 +1,4 @@
-// `r1rl demo [--zero] [--from-scratch] [--pretrain DIR] [--steps N] [--run-dir DIR] [--config F] [--set k=v]`:
+// `r1rl demo [--zero | --pipeline] [--from-scratch] [--pretrain DIR] [--steps N] [--run-dir DIR] [--config F] [--set k=v]`:
 // the embedded demo (services/demo/demo.h). Defaults are configs/demo.yaml, built in.
 #include <filesystem>
 #include <iostream>
@@ -6,6 +6,9 @@
 #include "services/cli/command.h"
 #include "absl/strings/str_cat.h"
 #include "services/cli/demo_defaults.h"
+#include "services/cli/pipeline_run.h"
+#include "services/demo/demo_data.h"
+#include "services/pipeline/pipeline_spec.h"
 #include "services/demo/demo.h"
 #include "services/runtime/blas_probe.h"
 #include "services/runtime/threads.h"
@@ -43,12 +46,37 @@ absl::StatusOr<std::string> ResolveBase(const config::Config& merged, const conf
 struct DemoFlags {
   ConfigFlags config;
   bool zero = false;
+  bool pipeline = false;
+  std::string pipeline_dir = "runs/demo-pipeline";
   bool from_scratch = false;
   std::string pretrain_dir;
   std::vector<std::string> extra;
 };
 
+// `r1rl demo --pipeline`: the demo task's data written to <dir>/data, then the built-in
+// configs/pipeline-r1.yaml on the shipped base model, its stages in <dir>.
+int RunDemoPipeline(const DemoFlags& flags) {
+  std::string base = "assets/demo-base";
+  if (!HasModel(base)) base = (std::filesystem::path(kSourceDir) / base).string();
+  if (!HasModel(base)) {
+    return Fail("demo", absl::NotFoundError(absl::StrCat("no shipped base model at assets/demo-base or ", base,
+                                                         " (write one with `r1rl demo --pretrain assets/demo-base`)")));
+  }
+  const std::string data = flags.pipeline_dir + "/data";
+  demo::DemoDataOptions d;
+  std::cout << "writing the demo task's data to " << data << " (prompts, cold-start rows, the held-out split)\n";
+  if (auto s = demo::WriteDemoData(data, d); !s.ok()) return Fail("demo", s);
+  auto spec = pipeline::ParsePipeline(kPipelineR1Yaml, "configs/pipeline-r1.yaml (built in)",
+                                      {{"base", base}, {"data", data}, {"run_dir", flags.pipeline_dir}});
+  if (!spec.ok()) return Fail("demo", spec.status());
+  // The user's --config files and --set keys apply to every stage, after the preset's.
+  spec->config_files.insert(spec->config_files.end(), flags.config.files.begin(), flags.config.files.end());
+  spec->overrides = flags.config.overrides;
+  return RunPipelineSpec(*spec, "demo");
+}
+
 int RunDemoCommand(const DemoFlags& flags) {
+  if (flags.pipeline) return RunDemoPipeline(flags);
   auto cfg = config::Config::FromYaml(kDemoDefaultsYaml, "configs/demo.yaml (built in)");
   if (!cfg.ok()) return Fail("demo", cfg.status());
   // The user's files and overrides on top of the built-in defaults.
@@ -87,6 +115,10 @@ void RegisterDemo(CLI::App& root, CommandResult* result) {
       "demo", "Train the built-in model on 3-digit addition: pre-training, cold-start SFT, GRPO");
   flags->config.AddTo(cmd);
   cmd->add_flag("--zero", flags->zero, "R1-Zero: GRPO straight from the base model (no SFT)");
+  cmd->add_flag("--pipeline", flags->pipeline,
+                "R1's whole pipeline (configs/pipeline-r1.yaml): cold start, RL, rejection sampling + merge, SFT, RL, "
+                "an eval table after every stage");
+  cmd->add_option("--pipeline-dir", flags->pipeline_dir, "Run folder of --pipeline")->capture_default_str();
   cmd->add_flag("--from-scratch", flags->from_scratch,
                 "Pre-train the base model in this run instead of loading the shipped one "
                 "(demo.base_checkpoint = \"\")");

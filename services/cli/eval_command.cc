@@ -4,13 +4,13 @@
 // the settings) and problems.jsonl (per problem: the reference, every extracted answer,
 // correctness, the vote).
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "services/cli/command.h"
-#include "services/cli/model_loading.h"
+#include "services/model/model_loading.h"
+#include "services/eval/eval_report_io.h"
 #include "services/eval/evaluator.h"
 #include "services/model/generation_config.h"
 #include "services/model/policy.h"
@@ -33,24 +33,6 @@ struct EvalFlags {
   std::vector<std::string> extra;
 };
 
-nlohmann::ordered_json SummaryJson(const eval::EvalSummary& s, int k) {
-  nlohmann::ordered_json j;
-  j["problems"] = s.problems;
-  j["pass@1"] = s.pass_at_1;
-  j[absl::StrCat("cons@", k)] = s.cons_at_k;
-  j[absl::StrCat("pass@", k)] = s.pass_at_k;
-  j["mean_response_tokens"] = s.mean_length;
-  j["format_rate"] = s.format_rate;
-  j["truncated"] = s.truncated;
-  j["no_answer"] = s.no_answer;
-  return j;
-}
-
-std::string Row(const std::string& name, const eval::EvalSummary& s) {
-  return absl::StrFormat("%-24s %8d %8.3f %8.3f %8.3f %9.1f %8.3f\n", name.substr(0, 24), s.problems, s.pass_at_1, s.cons_at_k,
-                         s.pass_at_k, s.mean_length, s.format_rate);
-}
-
 std::string Duration(double s) {
   const int64_t t = static_cast<int64_t>(s + 0.5);
   return t >= 3600 ? absl::StrFormat("%dh%02dm", t / 3600, t / 60 % 60) : absl::StrFormat("%dm%02ds", t / 60, t % 60);
@@ -64,7 +46,7 @@ int RunEval(const EvalFlags& f) {
   auto set = eval::LoadEvalSet(f.data);
   if (!set.ok()) return Fail("eval", set.status());
   if (f.limit > 0 && static_cast<int64_t>(set->problems.size()) > f.limit) set->problems.resize(static_cast<size_t>(f.limit));
-  auto m = LoadModel(*cfg, f.model);
+  auto m = model::LoadModel(*cfg, f.model);
   if (!m.ok()) return Fail("eval", m.status());
   auto grader_options = reward::GraderOptionsFromConfig(*cfg);
   if (!grader_options.ok()) return Fail("eval", grader_options.status());
@@ -96,47 +78,16 @@ int RunEval(const EvalFlags& f) {
   std::cerr << "\n";
   if (!report.ok()) return Fail("eval", report.status());
 
-  nlohmann::ordered_json summary;
-  summary["model"] = f.model;
-  summary["data"] = f.data;
-  summary["k"] = f.k;
-  summary["temperature"] = o.generation.temperature;
-  summary["top_p"] = o.generation.top_p;
-  summary["max_new_tokens"] = o.generation.max_new_tokens;
-  summary["seed"] = o.generation.seed;
-  summary["prompt_format"] = std::string(tokenizer::PromptFormatName(o.format));
-  summary["seconds"] = report->seconds;
-  summary["tokens"] = report->tokens;
-  summary["overall"] = SummaryJson(report->overall, f.k);
-  for (const auto& [name, s] : report->by_subject) summary["by_subject"][name] = SummaryJson(s, f.k);
-  for (const auto& [name, s] : report->by_level) summary["by_level"][name] = SummaryJson(s, f.k);
-  std::ofstream(out + "/eval.json") << summary.dump(2) << "\n";
-  std::ofstream lines(out + "/problems.jsonl");
-  for (const eval::ProblemResult& r : report->problems) {
-    nlohmann::ordered_json j;
-    j["id"] = r.problem.id;
-    j["reference"] = r.problem.answer;
-    if (!r.problem.subject.empty()) j["subject"] = r.problem.subject;
-    if (!r.problem.level.empty()) j["level"] = r.problem.level;
-    j["pass@1"] = r.pass_at_1;
-    j["majority"] = r.vote.answer;
-    j["majority_votes"] = r.vote.votes;
-    j["voters"] = r.vote.voters;
-    j["tie"] = r.vote.tie;
-    j["cons_correct"] = r.cons_correct;
-    j["answers"] = r.answers;
-    j["correct"] = r.correct;
-    j["finish"] = r.finish;
-    j["response_tokens"] = r.lengths;
-    j["responses"] = r.responses;
-    lines << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  }
-
-  const std::string header = absl::StrFormat("%-24s %8s %8s %8s %8s %9s %8s\n", "", "problems", "pass@1",
-                                             absl::StrCat("cons@", f.k), absl::StrCat("pass@", f.k), "mean len", "format");
-  std::cout << header << Row("overall", report->overall);
-  for (const auto& [name, s] : report->by_subject) std::cout << Row(name, s);
-  for (const auto& [name, s] : report->by_level) std::cout << Row("level " + name, s);
+  nlohmann::ordered_json settings;
+  settings["model"] = f.model;
+  settings["data"] = f.data;
+  settings["temperature"] = o.generation.temperature;
+  settings["top_p"] = o.generation.top_p;
+  settings["max_new_tokens"] = o.generation.max_new_tokens;
+  settings["seed"] = o.generation.seed;
+  settings["prompt_format"] = std::string(tokenizer::PromptFormatName(o.format));
+  if (auto s = eval::WriteEvalReport(*report, settings, out); !s.ok()) return Fail("eval", s);
+  std::cout << eval::EvalTable(*report);
   std::cout << absl::StrFormat("%d tokens in %.1f s (%.0f tokens/s); %s/eval.json, %s/problems.jsonl\n", report->tokens,
                                report->seconds, static_cast<double>(report->tokens) / std::max(1e-9, report->seconds), out,
                                out);

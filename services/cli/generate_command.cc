@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "services/cli/command.h"
-#include "services/cli/model_loading.h"
+#include "services/model/model_loading.h"
 #include "services/model/generation_config.h"
 #include "services/model/generator.h"
 #include "services/model/policy.h"
@@ -37,7 +37,7 @@ int RunGenerate(const GenerateFlags& flags) {
   runtime::ConfigureThreads(*cfg);
   runtime::LogBlasAtStartup();
 
-  auto m = LoadModel(*cfg, flags.model);
+  auto m = model::LoadModel(*cfg, flags.model);
   if (!m.ok()) return Fail("generate", m.status());
 
   std::vector<std::vector<int32_t>> prompts;

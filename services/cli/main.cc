@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   r1rl::cli::RegisterCluster(app, &result);
   r1rl::cli::RegisterAdmin(app, &result);
   r1rl::cli::RegisterEval(app, &result);
+  r1rl::cli::RegisterRejectionSample(app, &result);
+  r1rl::cli::RegisterPipeline(app, &result);
   try {
     CLI11_PARSE(app, argc, argv);
   } catch (const std::exception& e) {

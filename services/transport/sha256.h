@@ -14,6 +14,9 @@ namespace r1rl::transport {
 
 std::string Sha256Hex(std::string_view bytes);
 
+// SHA-256 of a file's bytes, read in 1 MiB blocks; "" when the file cannot be read.
+std::string Sha256File(const std::string& path);
+
 }  // namespace r1rl::transport
 
 #endif  // R1RL_SERVICES_TRANSPORT_SHA256_H_

@@ -1,15 +1,15 @@
-#include "services/cli/model_loading.h"
+#include "services/model/model_loading.h"
 
 #include "services/model/policy.h"
 
-namespace r1rl::cli {
+namespace r1rl::model {
 
 absl::StatusOr<LoadedModel> LoadModel(const config::Config& cfg, const std::string& dir) {
   LoadedModel m;
-  model::PolicyOptions options;
+  PolicyOptions options;
   options.dtype = cfg.GetString("model.dtype");
   options.device = cfg.GetString("model.device");
-  auto policy = model::Policy::Load(dir, options);
+  auto policy = Policy::Load(dir, options);
   if (!policy.ok()) return policy.status();
   m.policy = std::move(*policy);
   std::string tok_path = cfg.GetString("tokenizer.path");
@@ -24,4 +24,4 @@ absl::StatusOr<LoadedModel> LoadModel(const config::Config& cfg, const std::stri
   return m;
 }
 
-}  // namespace r1rl::cli
+}  // namespace r1rl::model

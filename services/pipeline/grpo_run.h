@@ -1,0 +1,49 @@
+// GRPO in one process: the pipeline's `rl` stage. Each step takes the next
+// grpo.prompts_per_step rows of the prompt set (epoch after epoch, in file order), samples
+// generation.num_samples responses for each with the current policy, grades them with the
+// reward grader's rules (reward.*) and takes one GrpoTrainer step. On-policy and sequential:
+// what the cluster spreads over rollout workers and graders (docs/services.md) runs here in
+// turn, so a stage's result depends only on its inputs and seed.
+//
+// Step N's prompts and sampling seed depend on nothing but N: with a checkpoint folder, a
+// killed run resumes from its last checkpoint and ends with the same weights as a run that
+// was never stopped. The KL reference stays the stage's input model across a resume.
+#ifndef R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
+#define R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "services/config/config.h"
+#include "services/learner/rollout.h"
+#include "services/tokenizer/prompt_template.h"
+
+namespace r1rl::model {
+class Policy;
+}
+namespace r1rl::tokenizer {
+class Tokenizer;
+}
+
+namespace r1rl::pipeline {
+
+struct GrpoRun {
+  std::string prompts;         // JSONL {"prompt", "reward", "id"} (prompt_dataset.h)
+  std::string out;             // the trained model
+  std::string tokenizer_path;  // copied into `out`
+  tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 0;
+  std::function<void(const learner::Metrics&)> on_step;
+  std::function<void(int64_t)> on_resume;
+};
+
+// Keys: grpo.steps, grpo.prompts_per_step, grpo.*, optim.*, generation.*, reward.*, prompt.*.
+absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Policy* policy,
+                                         const tokenizer::Tokenizer& tok, const GrpoRun& run);
+
+}  // namespace r1rl::pipeline
+
+#endif  // R1RL_SERVICES_PIPELINE_GRPO_RUN_H_

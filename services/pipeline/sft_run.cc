@@ -1,0 +1,90 @@
+#include "services/pipeline/sft_run.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "services/learner/learner_config.h"
+#include "services/learner/sft_data.h"
+#include "services/learner/sft_trainer.h"
+#include "services/model/policy.h"
+#include "services/pipeline/stage_checkpoint.h"
+#include "services/status/status_macros.h"
+#include "services/tokenizer/tokenizer.h"
+
+namespace r1rl::pipeline {
+namespace {
+
+// The order of epoch `epoch`: a shuffle fixed by (seed, epoch).
+std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int64_t epoch) {
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(epoch));
+  std::shuffle(order.begin(), order.end(), rng);
+  return order;
+}
+
+}  // namespace
+
+absl::StatusOr<learner::Metrics> RunSft(const config::Config& cfg, model::Policy* policy,
+                                        const tokenizer::Tokenizer& tok, const SftRun& run) {
+  const int64_t steps = cfg.GetInt("sft.steps"), batch_size = cfg.GetInt("sft.batch_size");
+  if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("sft.steps = ", steps, ": must be >= 1"));
+  if (batch_size < 1) return absl::InvalidArgumentError(absl::StrCat("sft.batch_size = ", batch_size, ": must be >= 1"));
+  const auto& eos = policy->config().eos_token_ids;
+  const int32_t eos_id = eos.empty() ? -1 : static_cast<int32_t>(eos.front());
+  ASSIGN_OR_RETURN(auto data, learner::LoadSftJsonl(run.data, tok, run.format, cfg.GetString("prompt.system"), eos_id));
+  if (data.empty()) return absl::InvalidArgumentError(absl::StrCat(run.data, ": no rows"));
+  const int64_t max_len = policy->config().max_position_embeddings;
+  for (size_t i = 0; i < data.size(); ++i) {
+    const int64_t len = static_cast<int64_t>(data[i].prompt_ids.size() + data[i].response_ids.size());
+    if (len > max_len) {
+      return absl::InvalidArgumentError(absl::StrCat(run.data, " row ", i + 1, ": ", len,
+                                                     " tokens, more than the model's max_position_embeddings ", max_len));
+    }
+  }
+  ASSIGN_OR_RETURN(auto opt, learner::OptimizerOptionsFromConfig(cfg, "sft.lr", steps));
+  learner::SftTrainer trainer(policy, opt, eos.empty() ? 0 : eos_id);
+  int64_t step = 0;
+  if (!run.checkpoint_dir.empty()) {
+    ASSIGN_OR_RETURN(step, LoadStageCheckpoint(run.checkpoint_dir, policy, &trainer.optimizer()));
+    if (step > 0 && run.on_resume) run.on_resume(step);
+  }
+  const uint64_t seed = static_cast<uint64_t>(cfg.GetInt("generation.seed"));
+  const size_t n = data.size();
+  int64_t epoch = -1;
+  std::vector<size_t> order;
+  learner::Metrics last;
+  for (; step < steps; ++step) {
+    std::vector<learner::SftExample> batch;
+    for (int64_t i = 0; i < batch_size; ++i) {
+      const int64_t global = step * batch_size + i;
+      const int64_t e = global / static_cast<int64_t>(n);
+      if (e != epoch) {
+        order = EpochOrder(n, seed, e);
+        epoch = e;
+      }
+      batch.push_back(data[order[static_cast<size_t>(global % static_cast<int64_t>(n))]]);
+    }
+    ASSIGN_OR_RETURN(last, trainer.Step(batch, cfg.GetInt("grpo.micro_batch_size")));
+    last["step"] = static_cast<double>(step + 1);
+    if (run.on_step) run.on_step(last);
+    if (!run.checkpoint_dir.empty() && run.checkpoint_every > 0 && (step + 1) % run.checkpoint_every == 0 &&
+        step + 1 < steps) {
+      RETURN_IF_ERROR(SaveStageCheckpoint(run.checkpoint_dir, *policy, trainer.optimizer(), step + 1));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(run.out, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run.out, ": ", ec.message()));
+  RETURN_IF_ERROR(policy->Save(run.out));
+  RETURN_IF_ERROR(trainer.optimizer().Save(run.out + "/optimizer.safetensors"));
+  std::filesystem::copy_file(run.tokenizer_path, run.out + "/tokenizer.json",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) return absl::InternalError(absl::StrCat("copying ", run.tokenizer_path, ": ", ec.message()));
+  return last;
+}
+
+}  // namespace r1rl::pipeline
