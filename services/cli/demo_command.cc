@@ -47,6 +47,7 @@ struct DemoFlags {
   ConfigFlags config;
   bool zero = false;
   bool pipeline = false;
+  std::string write_data;
   std::string pipeline_dir = "runs/demo-pipeline";
   bool from_scratch = false;
   std::string pretrain_dir;
@@ -76,6 +77,11 @@ int RunDemoPipeline(const DemoFlags& flags) {
 }
 
 int RunDemoCommand(const DemoFlags& flags) {
+  if (!flags.write_data.empty()) {
+    if (auto s = demo::WriteDemoData(flags.write_data, {}); !s.ok()) return Fail("demo", s);
+    std::cout << "wrote " << flags.write_data << "/{prompts,cold_start,heldout}.jsonl\n";
+    return 0;
+  }
   if (flags.pipeline) return RunDemoPipeline(flags);
   auto cfg = config::Config::FromYaml(kDemoDefaultsYaml, "configs/demo.yaml (built in)");
   if (!cfg.ok()) return Fail("demo", cfg.status());
@@ -119,6 +125,9 @@ void RegisterDemo(CLI::App& root, CommandResult* result) {
                 "R1's whole pipeline (configs/pipeline-r1.yaml): cold start, RL, rejection sampling + merge, SFT, RL, "
                 "an eval table after every stage");
   cmd->add_option("--pipeline-dir", flags->pipeline_dir, "Run folder of --pipeline")->capture_default_str();
+  cmd->add_option("--write-data", flags->write_data,
+                  "Only write the task's data (prompts, cold-start rows, held-out split) to this folder, for "
+                  "`r1rl pipeline`");
   cmd->add_flag("--from-scratch", flags->from_scratch,
                 "Pre-train the base model in this run instead of loading the shipped one "
                 "(demo.base_checkpoint = \"\")");

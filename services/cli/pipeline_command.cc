@@ -41,7 +41,7 @@ int RunPipelineCommand(const PipelineFlags& f) {
   if (!spec.ok()) return Fail("pipeline", spec.status());
   spec->overrides = f.overrides;
   if (f.check) {
-    if (auto s = pipeline::CheckInputsExist(*spec); !s.ok()) return Fail("pipeline", s);
+    if (auto s = pipeline::CheckPipeline(*spec); !s.ok()) return Fail("pipeline", s);
     std::cout << "pipeline " << spec->name << ": " << spec->stages.size() << " stages, in this order:\n";
     for (const auto& s : spec->stages) {
       std::cout << "  " << s.name << " (" << pipeline::StageKindName(s.kind) << ")";
@@ -59,6 +59,7 @@ int RunPipelineCommand(const PipelineFlags& f) {
 
 int RunPipelineSpec(const pipeline::PipelineSpec& spec, const std::string& command) {
   // Threads and logging from the pipeline's own keys (stages may not change them).
+  if (auto s = pipeline::CheckPipeline(spec); !s.ok()) return Fail(command, s);
   std::vector<std::string> sets = spec.set;
   sets.insert(sets.end(), spec.overrides.begin(), spec.overrides.end());
   auto cfg = config::Config::Load(spec.config_files, sets);

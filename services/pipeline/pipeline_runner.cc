@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -113,8 +114,18 @@ class Runner {
  public:
   Runner(const PipelineSpec& spec, std::ostream& out) : spec_(spec), out_(out) {}
 
-  absl::StatusOr<std::vector<StageOutcome>> Run() {
+  absl::Status Check() const {
     RETURN_IF_ERROR(CheckInputsExist(spec_));
+    for (const StageSpec& s : spec_.stages) {
+      if (auto cfg = StageConfig(s); !cfg.ok()) {
+        return absl::Status(cfg.status().code(), absl::StrCat("stage ", s.name, ": ", cfg.status().message()));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<StageOutcome>> Run() {
+    RETURN_IF_ERROR(Check());
     std::error_code ec;
     fs::create_directories(spec_.run_dir, ec);
     if (ec) return absl::InternalError(absl::StrCat("pipeline.run_dir = ", spec_.run_dir, ": ", ec.message()));
@@ -447,6 +458,8 @@ class Runner {
 };
 
 }  // namespace
+
+absl::Status CheckPipeline(const PipelineSpec& spec) { return Runner(spec, std::cout).Check(); }
 
 absl::StatusOr<std::vector<StageOutcome>> RunPipeline(const PipelineSpec& spec, std::ostream& out) {
   return Runner(spec, out).Run();

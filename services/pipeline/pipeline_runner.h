@@ -35,7 +35,11 @@ struct StageOutcome {
   std::string summary;   // one line: what the stage produced
 };
 
-// Runs the stages in order; stops at the first failure, naming the stage.
+// Every input file exists and every stage's configuration loads (NotFound or
+// InvalidArgument naming the stage and the key): what runs before any stage does.
+absl::Status CheckPipeline(const PipelineSpec& spec);
+
+// Runs the stages in order (CheckPipeline first); stops at the first failure, naming the stage.
 absl::StatusOr<std::vector<StageOutcome>> RunPipeline(const PipelineSpec& spec, std::ostream& out);
 
 // The closing table: stage, kind, pass@1, cons@k, seconds, what it produced.

@@ -127,6 +127,7 @@ pipeline:
 TEST(PipelineSpec, MissingInputFilesAreNamed) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / "r1rl_pipeline_spec_test";
+  fs::remove_all(dir);
   fs::create_directories(dir / "model");
   std::ofstream(dir / "model/config.json") << "{}";
   std::ofstream(dir / "cold.jsonl") << "";
