@@ -99,14 +99,7 @@ absl::StatusOr<EvalReport> Evaluator::Run(const EvalSet& set, const std::functio
       const int c = static_cast<int>(std::count(r.correct.begin(), r.correct.end(), true));
       r.pass_at_k = PassAtK(static_cast<int>(r.correct.size()), c, options_.k);
       r.vote = MajorityVote(r.answers, same);
-      if (r.vote.votes > 0) {  // the winning group's first member was graded already
-        for (size_t i = 0; i < r.answers.size(); ++i) {
-          if (!r.answers[i].empty() && r.answers[i] == r.vote.answer) {
-            r.cons_correct = r.correct[i];
-            break;
-          }
-        }
-      }
+      r.cons_correct = ConsensusCorrect(r.vote, r.answers, r.correct);  // the winner was graded already
       pass_sum += r.pass_at_1;
       report.problems.push_back(std::move(r));
     }

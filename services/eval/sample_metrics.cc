@@ -49,4 +49,12 @@ Vote MajorityVote(const std::vector<std::string>& answers,
   return v;
 }
 
+bool ConsensusCorrect(const Vote& vote, const std::vector<std::string>& answers, const std::vector<bool>& correct) {
+  if (vote.votes == 0) return false;
+  for (size_t i = 0; i < answers.size() && i < correct.size(); ++i) {
+    if (!answers[i].empty() && answers[i] == vote.answer) return correct[i];
+  }
+  return false;
+}
+
 }  // namespace r1rl::eval

@@ -42,6 +42,10 @@ struct Vote {
 Vote MajorityVote(const std::vector<std::string>& answers,
                   const std::function<bool(const std::string&, const std::string&)>& same);
 
+// cons@k of one problem: whether `vote`'s answer is correct, read off the first sample
+// that gave it (`correct[i]` grades `answers[i]`). False when nobody voted.
+bool ConsensusCorrect(const Vote& vote, const std::vector<std::string>& answers, const std::vector<bool>& correct);
+
 }  // namespace r1rl::eval
 
 #endif  // R1RL_SERVICES_EVAL_SAMPLE_METRICS_H_

@@ -68,5 +68,53 @@ TEST(MajorityVote, GroupsByTheGivenEquivalence) {
   EXPECT_EQ(v.groups, 2);
 }
 
+// cons@k and pass@k of whole problems, computed by hand.
+TEST(Consensus, HandComputedProblems) {
+  // All wrong: no sample right, the majority wrong; pass@1 0, pass@4 0, cons@4 0.
+  std::vector<std::string> answers = {"5", "5", "6", "7"};
+  std::vector<bool> correct = {false, false, false, false};
+  Vote v = MajorityVote(answers, SameText);
+  EXPECT_FALSE(ConsensusCorrect(v, answers, correct));
+  EXPECT_DOUBLE_EQ(PassAt1(correct), 0.0);
+  EXPECT_DOUBLE_EQ(PassAtK(4, 0, 4), 0.0);
+
+  // A wrong majority beats a right minority: pass@1 0.25, cons@4 0, pass@4 1.
+  answers = {"5", "8", "5", "5"};
+  correct = {false, true, false, false};
+  v = MajorityVote(answers, SameText);
+  EXPECT_EQ(v.answer, "5");
+  EXPECT_FALSE(ConsensusCorrect(v, answers, correct));
+  EXPECT_DOUBLE_EQ(PassAt1(correct), 0.25);
+  EXPECT_DOUBLE_EQ(PassAtK(4, 1, 4), 1.0);
+  EXPECT_DOUBLE_EQ(PassAtK(4, 1, 2), 0.5);  // 1 - C(3,2)/C(4,2) = 1 - 3/6
+
+  // A tie: the answer seen first wins, right here (8 before 5) and wrong in the other order.
+  answers = {"8", "5", "", "5", "8"};
+  correct = {true, false, false, false, true};
+  v = MajorityVote(answers, SameText);
+  EXPECT_TRUE(v.tie);
+  EXPECT_TRUE(ConsensusCorrect(v, answers, correct));
+  answers = {"5", "8", "", "8", "5"};
+  correct = {false, true, false, true, false};
+  EXPECT_FALSE(ConsensusCorrect(MajorityVote(answers, SameText), answers, correct));
+
+  // No extractable answer anywhere: no vote, not solved by consensus.
+  answers = {"", "", ""};
+  correct = {false, false, false};
+  v = MajorityVote(answers, SameText);
+  EXPECT_FALSE(ConsensusCorrect(v, answers, correct));
+
+  // Grouped by equivalence, the winner's correctness is its first member's.
+  auto half = [](const std::string& a, const std::string& b) {
+    auto is_half = [](const std::string& s) { return s == "0.5" || s == "1/2"; };
+    return a == b || (is_half(a) && is_half(b));
+  };
+  answers = {"3", "1/2", "0.5", "3", "0.5"};
+  correct = {false, true, true, false, true};
+  v = MajorityVote(answers, half);
+  EXPECT_EQ(v.answer, "1/2");
+  EXPECT_TRUE(ConsensusCorrect(v, answers, correct));
+}
+
 }  // namespace
 }  // namespace r1rl::eval
