@@ -61,6 +61,9 @@ class GrpoTrainer {
   // A resumed run: the steps its checkpoint holds (the optimizer loads its own count).
   void set_steps_done(int64_t steps) { steps_ = steps; }
   Optimizer& optimizer() { return *optimizer_; }
+  // The frozen KL reference (null when beta = 0): a resumed run restores it when
+  // ref_update_every has moved it since the start.
+  model::Policy* reference() { return reference_.get(); }
 
  private:
   GrpoTrainer(model::Policy* policy, const GrpoTrainerOptions& options);

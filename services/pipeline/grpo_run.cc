@@ -57,8 +57,10 @@ absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Polic
   topt.optimizer.schedule.total_steps = steps * topt.ppo_epochs * topt.mini_batches;
   ASSIGN_OR_RETURN(auto trainer, learner::GrpoTrainer::Create(policy, topt));  // reference = the input model
   int64_t step = 0;
+  // The reference moves when ref_update_every > 0: then the checkpoint carries it.
+  model::Policy* moving_reference = topt.ref_update_every > 0 ? trainer->reference() : nullptr;
   if (!run.checkpoint_dir.empty()) {
-    ASSIGN_OR_RETURN(step, LoadStageCheckpoint(run.checkpoint_dir, policy, &trainer->optimizer()));
+    ASSIGN_OR_RETURN(step, LoadStageCheckpoint(run.checkpoint_dir, policy, &trainer->optimizer(), moving_reference));
     trainer->set_steps_done(step);
     if (step > 0 && run.on_resume) run.on_resume(step);
   }
@@ -127,7 +129,7 @@ absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Polic
     if (run.on_step) run.on_step(last);
     if (!run.checkpoint_dir.empty() && run.checkpoint_every > 0 && (step + 1) % run.checkpoint_every == 0 &&
         step + 1 < steps) {
-      RETURN_IF_ERROR(SaveStageCheckpoint(run.checkpoint_dir, *policy, trainer->optimizer(), step + 1));
+      RETURN_IF_ERROR(SaveStageCheckpoint(run.checkpoint_dir, *policy, trainer->optimizer(), step + 1, moving_reference));
     }
   }
   std::error_code ec;

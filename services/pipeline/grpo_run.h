@@ -7,7 +7,8 @@
 //
 // Step N's prompts and sampling seed depend on nothing but N: with a checkpoint folder, a
 // killed run resumes from its last checkpoint and ends with the same weights as a run that
-// was never stopped. The KL reference stays the stage's input model across a resume.
+// was never stopped. The KL reference is the stage's input model; when
+// grpo.ref_update_every moves it, the checkpoint carries it.
 #ifndef R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
 #define R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
 

@@ -15,7 +15,7 @@ namespace r1rl::pipeline {
 namespace fs = std::filesystem;
 
 absl::Status SaveStageCheckpoint(const std::string& dir, const model::Policy& policy,
-                                 const learner::Optimizer& optimizer, int64_t step) {
+                                 const learner::Optimizer& optimizer, int64_t step, const model::Policy* reference) {
   const std::string tmp = dir + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
@@ -23,6 +23,7 @@ absl::Status SaveStageCheckpoint(const std::string& dir, const model::Policy& po
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", ec.message()));
   RETURN_IF_ERROR(policy.Save(tmp));
   RETURN_IF_ERROR(optimizer.Save(tmp + "/optimizer.safetensors"));
+  if (reference != nullptr) RETURN_IF_ERROR(reference->Save(tmp + "/reference"));
   {
     std::ofstream state(tmp + "/state.json");
     state << nlohmann::json{{"step", step}}.dump() << "\n";
@@ -35,7 +36,7 @@ absl::Status SaveStageCheckpoint(const std::string& dir, const model::Policy& po
 }
 
 absl::StatusOr<int64_t> LoadStageCheckpoint(const std::string& dir, model::Policy* policy,
-                                            learner::Optimizer* optimizer) {
+                                            learner::Optimizer* optimizer, model::Policy* reference) {
   std::ifstream state(dir + "/state.json");
   if (!state) return 0;
   auto j = nlohmann::json::parse(state, nullptr, false);
@@ -50,6 +51,10 @@ absl::StatusOr<int64_t> LoadStageCheckpoint(const std::string& dir, model::Polic
   }
   learner::CopyWeights(*saved, policy);
   RETURN_IF_ERROR(optimizer->Load(dir + "/optimizer.safetensors"));
+  if (reference != nullptr && fs::exists(dir + "/reference/config.json")) {
+    ASSIGN_OR_RETURN(auto ref, model::Policy::Load(dir + "/reference", {}));
+    learner::CopyWeights(*ref, reference);
+  }
   return j["step"].get<int64_t>();
 }
 

@@ -22,14 +22,17 @@ class Optimizer;
 
 namespace r1rl::pipeline {
 
+// `reference`, when given, is saved too (<dir>/reference/): a KL reference that
+// grpo.ref_update_every moves during the stage.
 absl::Status SaveStageCheckpoint(const std::string& dir, const model::Policy& policy,
-                                 const learner::Optimizer& optimizer, int64_t step);
+                                 const learner::Optimizer& optimizer, int64_t step,
+                                 const model::Policy* reference = nullptr);
 
 // The step the checkpoint in `dir` was taken at, its weights and optimizer state loaded;
 // 0 (nothing loaded) when `dir` holds no checkpoint. FailedPrecondition when the checkpoint
 // is of another model.
 absl::StatusOr<int64_t> LoadStageCheckpoint(const std::string& dir, model::Policy* policy,
-                                            learner::Optimizer* optimizer);
+                                            learner::Optimizer* optimizer, model::Policy* reference = nullptr);
 
 }  // namespace r1rl::pipeline
 

@@ -32,7 +32,8 @@ pipeline:
     runtime.threads: 1
   stages:
     - {name: cold_start, kind: sft, data: data/cold_start.jsonl, checkpoint_every: 2, set: {sft.steps: 6}}
-    - {name: rl, kind: rl, prompts: data/prompts.jsonl, checkpoint_every: 2, set: {grpo.steps: 10}}
+    - {name: rl, kind: rl, prompts: data/prompts.jsonl, checkpoint_every: 2,
+       set: {grpo.steps: 10, grpo.beta: 0.04, grpo.ref_update_every: 1}}  # the reference moves: the checkpoint carries it
     - {name: rejection, kind: rejection_sample, prompts: data/prompts.jsonl, samples: 4, keep: 2, limit: 24}
     - name: mix
       kind: merge
