@@ -14,11 +14,11 @@
 #include "services/model/generation_config.h"
 #include "services/model/model_loading.h"
 #include "services/model/policy.h"
+#include "services/pipeline/model_hash.h"
 #include "services/pipeline/rejection_sampler.h"
 #include "services/reward_grader/grader.h"
 #include "services/runtime/threads.h"
 #include "services/tokenizer/tokenizer.h"
-#include "services/transport/sha256.h"
 
 namespace r1rl::cli {
 namespace {
@@ -61,13 +61,7 @@ int RunRejection(const RejectionFlags& f) {
   o.prompts_per_batch = f.batch;
   o.filter.min_language = f.min_language;
   o.filter.max_paragraph_chars = f.max_paragraph_chars;
-  std::string weights;
-  for (const auto& e : fs::directory_iterator(f.model)) {
-    if (e.path().extension() == ".safetensors" && e.path().filename() != "optimizer.safetensors") {
-      weights += transport::Sha256File(e.path().string());
-    }
-  }
-  o.model_version = absl::StrCat(f.model, "@", transport::Sha256Hex(weights).substr(0, 16));
+  o.model_version = absl::StrCat(f.model, "@", pipeline::ModelHash(f.model).substr(0, 16));
   if (auto s = pipeline::ValidateRejectionOptions(o); !s.ok()) return Fail("rejection-sample", s);
   std::error_code ec;
   fs::create_directories(f.out, ec);

@@ -28,7 +28,7 @@ int RunSftCommand(const SftFlags& flags) {
   runtime::LogBlasAtStartup();
   auto m = model::LoadModel(*cfg, flags.model);
   if (!m.ok()) return Fail("sft", m.status());
-  pipeline::SftRun run;
+  pipeline::TrainingRun run;
   run.data = flags.data;
   run.out = flags.out;
   run.tokenizer_path = m->tokenizer_path;

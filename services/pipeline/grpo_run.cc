@@ -1,7 +1,6 @@
 #include "services/pipeline/grpo_run.h"
 
 #include <chrono>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -42,13 +41,13 @@ absl::StatusOr<std::vector<Row>> LoadRows(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Policy* policy,
-                                         const tokenizer::Tokenizer& tok, const GrpoRun& run) {
+                                         const tokenizer::Tokenizer& tok, const TrainingRun& run) {
   const int64_t steps = cfg.GetInt("grpo.steps"), per_step = cfg.GetInt("grpo.prompts_per_step");
   const int64_t group = cfg.GetInt("generation.num_samples");
   if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("grpo.steps = ", steps, ": must be >= 1"));
   if (per_step < 1) return absl::InvalidArgumentError(absl::StrCat("grpo.prompts_per_step = ", per_step, ": must be >= 1"));
   if (group < 2) return absl::InvalidArgumentError(absl::StrCat("generation.num_samples = ", group, ": GRPO needs a group of at least 2"));
-  ASSIGN_OR_RETURN(std::vector<Row> rows, LoadRows(run.prompts));
+  ASSIGN_OR_RETURN(std::vector<Row> rows, LoadRows(run.data));
   ASSIGN_OR_RETURN(reward::GraderOptions gopt, reward::GraderOptionsFromConfig(cfg));
   const reward::Grader grader(gopt);
   ASSIGN_OR_RETURN(learner::GrpoTrainerOptions topt, learner::GrpoOptionsFromConfig(cfg));
@@ -79,7 +78,7 @@ absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Polic
       batch.push_back(&r);
       prompts.push_back(tok.Encode(tokenizer::RenderPrompt(run.format, r.prompt, system)));
       if (static_cast<int64_t>(prompts.back().size()) + max_new > max_len) {
-        return absl::InvalidArgumentError(absl::StrCat(run.prompts, " prompt ", r.id, ": ", prompts.back().size(),
+        return absl::InvalidArgumentError(absl::StrCat(run.data, " prompt ", r.id, ": ", prompts.back().size(),
                                                        " tokens + generation.max_new_tokens ", max_new,
                                                        " exceed the model's max_position_embeddings ", max_len));
       }
@@ -127,19 +126,11 @@ absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Polic
     last["sample_seconds"] = sample_seconds;
     last["step_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
     if (run.on_step) run.on_step(last);
-    if (!run.checkpoint_dir.empty() && run.checkpoint_every > 0 && (step + 1) % run.checkpoint_every == 0 &&
-        step + 1 < steps) {
+    if (CheckpointDue(run, step + 1, steps)) {
       RETURN_IF_ERROR(SaveStageCheckpoint(run.checkpoint_dir, *policy, trainer->optimizer(), step + 1, moving_reference));
     }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(run.out, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run.out, ": ", ec.message()));
-  RETURN_IF_ERROR(policy->Save(run.out));
-  RETURN_IF_ERROR(trainer->optimizer().Save(run.out + "/optimizer.safetensors"));
-  std::filesystem::copy_file(run.tokenizer_path, run.out + "/tokenizer.json",
-                             std::filesystem::copy_options::overwrite_existing, ec);
-  if (ec) return absl::InternalError(absl::StrCat("copying ", run.tokenizer_path, ": ", ec.message()));
+  RETURN_IF_ERROR(SaveTrainedModel(run, *policy, trainer->optimizer()));
   return last;
 }
 

@@ -12,14 +12,10 @@
 #ifndef R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
 #define R1RL_SERVICES_PIPELINE_GRPO_RUN_H_
 
-#include <cstdint>
-#include <functional>
-#include <string>
-
 #include "absl/status/statusor.h"
 #include "services/config/config.h"
 #include "services/learner/rollout.h"
-#include "services/tokenizer/prompt_template.h"
+#include "services/pipeline/training_run.h"
 
 namespace r1rl::model {
 class Policy;
@@ -30,20 +26,9 @@ class Tokenizer;
 
 namespace r1rl::pipeline {
 
-struct GrpoRun {
-  std::string prompts;         // JSONL {"prompt", "reward", "id"} (prompt_dataset.h)
-  std::string out;             // the trained model
-  std::string tokenizer_path;  // copied into `out`
-  tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
-  std::string checkpoint_dir;
-  int64_t checkpoint_every = 0;
-  std::function<void(const learner::Metrics&)> on_step;
-  std::function<void(int64_t)> on_resume;
-};
-
-// Keys: grpo.steps, grpo.prompts_per_step, grpo.*, optim.*, generation.*, reward.*, prompt.*.
+// Trains on the prompts in run.data. Keys: grpo.steps, grpo.prompts_per_step, grpo.*, optim.*, generation.*, reward.*, prompt.*.
 absl::StatusOr<learner::Metrics> RunGrpo(const config::Config& cfg, model::Policy* policy,
-                                         const tokenizer::Tokenizer& tok, const GrpoRun& run);
+                                         const tokenizer::Tokenizer& tok, const TrainingRun& run);
 
 }  // namespace r1rl::pipeline
 

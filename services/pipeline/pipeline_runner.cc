@@ -19,6 +19,7 @@
 #include "services/model/policy.h"
 #include "services/pipeline/grpo_run.h"
 #include "services/pipeline/merge.h"
+#include "services/pipeline/model_hash.h"
 #include "services/pipeline/rejection_sampler.h"
 #include "services/pipeline/sft_run.h"
 #include "services/reward_grader/grader.h"
@@ -39,22 +40,6 @@ std::string Now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
-}
-
-// A model folder's identity: the hashes of its config, tokenizer and weights (not the
-// optimizer state), in name order.
-std::string ModelHash(const std::string& dir) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    const bool weights = e.path().extension() == ".safetensors" && name != "optimizer.safetensors";
-    if (weights || name == "config.json" || name == "tokenizer.json") files.push_back(name);
-  }
-  std::sort(files.begin(), files.end());
-  std::string all;
-  for (const std::string& f : files) all += absl::StrCat(f, " ", transport::Sha256File(dir + "/" + f), "\n");
-  return transport::Sha256Hex(all);
 }
 
 // Every file under `dir` (relative path -> SHA-256), but the checkpoint and the stage's
@@ -168,12 +153,20 @@ class Runner {
   }
   std::string DataPath(const Ref& r) const { return r.stage.empty() ? r.path : Dir(r.stage) + "/data.jsonl"; }
 
+  // A stage's config files and overrides: the pipeline's, the stage's, the command line's.
+  struct Layers {
+    std::vector<std::string> files, sets;
+  };
+  Layers StageLayers(const StageSpec& s) const {
+    Layers l{spec_.config_files, spec_.set};
+    l.files.insert(l.files.end(), s.config_files.begin(), s.config_files.end());
+    l.sets.insert(l.sets.end(), s.set.begin(), s.set.end());
+    l.sets.insert(l.sets.end(), spec_.overrides.begin(), spec_.overrides.end());
+    return l;
+  }
   absl::StatusOr<config::Config> StageConfig(const StageSpec& s) const {
-    std::vector<std::string> files = spec_.config_files, sets = spec_.set;
-    files.insert(files.end(), s.config_files.begin(), s.config_files.end());
-    sets.insert(sets.end(), s.set.begin(), s.set.end());
-    sets.insert(sets.end(), spec_.overrides.begin(), spec_.overrides.end());
-    return config::Config::Load(files, sets);
+    const Layers l = StageLayers(s);
+    return config::Config::Load(l.files, l.sets);
   }
 
   absl::StatusOr<StageOutcome> RunStage(const StageSpec& s) {
@@ -236,7 +229,7 @@ class Runner {
       }
     }
     if (MakesModel(s.kind) && !spec_.eval_each.data.empty()) {
-      ASSIGN_OR_RETURN(config::Config ecfg, StageConfig(s));
+      config::Config ecfg = cfg;
       RETURN_IF_ERROR(ecfg.Set("generation.temperature=0.6"));
       RETURN_IF_ERROR(ecfg.Set("generation.top_p=0.95"));
       fs::create_directories(dir + "/eval", ec);
@@ -255,12 +248,9 @@ class Runner {
     m["finished"] = Now();
     m["seconds"] = o.seconds;  // this run's share (a resumed stage's earlier time is not counted)
     m["inputs"] = inputs;
-    std::vector<std::string> files = spec_.config_files, sets = spec_.set;
-    files.insert(files.end(), s.config_files.begin(), s.config_files.end());
-    sets.insert(sets.end(), s.set.begin(), s.set.end());
-    sets.insert(sets.end(), spec_.overrides.begin(), spec_.overrides.end());
-    m["config"] = {{"files", files},
-                   {"set", sets},
+    const Layers layers = StageLayers(s);
+    m["config"] = {{"files", layers.files},
+                   {"set", layers.sets},
                    {"effective_sha256", transport::Sha256Hex(yaml)}};
     m["outputs"] = OutputHashes(dir);
     m["metrics"] = metrics;
@@ -321,31 +311,22 @@ class Runner {
         out_ << std::flush;
       }
     };
+    TrainingRun run;
+    run.data = DataPath(s.data);
+    run.out = dir + "/model";
+    run.tokenizer_path = m.tokenizer_path;
+    run.format = m.format;
+    run.checkpoint_dir = dir + "/checkpoint";
+    run.checkpoint_every = s.checkpoint_every;
+    run.on_step = on_step;
+    run.on_resume = on_resume;
     learner::Metrics last;
     if (rl) {
-      GrpoRun run;
-      run.prompts = DataPath(s.data);
-      run.out = dir + "/model";
-      run.tokenizer_path = m.tokenizer_path;
-      run.format = m.format;
-      run.checkpoint_dir = dir + "/checkpoint";
-      run.checkpoint_every = s.checkpoint_every;
-      run.on_step = on_step;
-      run.on_resume = on_resume;
       ASSIGN_OR_RETURN(last, RunGrpo(cfg, m.policy.get(), *m.tokenizer, run));
       o->summary = absl::StrFormat("%d GRPO steps, last reward %.3f (accuracy %.3f)", steps,
                                    last.count("reward") ? last["reward"] : 0.0,
                                    last.count("reward/accuracy") ? last["reward/accuracy"] : 0.0);
     } else {
-      SftRun run;
-      run.data = DataPath(s.data);
-      run.out = dir + "/model";
-      run.tokenizer_path = m.tokenizer_path;
-      run.format = m.format;
-      run.checkpoint_dir = dir + "/checkpoint";
-      run.checkpoint_every = s.checkpoint_every;
-      run.on_step = on_step;
-      run.on_resume = on_resume;
       ASSIGN_OR_RETURN(last, RunSft(cfg, m.policy.get(), *m.tokenizer, run));
       o->summary = absl::StrFormat("%d SFT steps, last loss %.4f", steps, last.count("loss") ? last["loss"] : 0.0);
     }

@@ -1,7 +1,6 @@
 #include "services/pipeline/sft_run.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -29,7 +28,7 @@ std::vector<size_t> EpochOrder(size_t n, uint64_t seed, int64_t epoch) {
 }  // namespace
 
 absl::StatusOr<learner::Metrics> RunSft(const config::Config& cfg, model::Policy* policy,
-                                        const tokenizer::Tokenizer& tok, const SftRun& run) {
+                                        const tokenizer::Tokenizer& tok, const TrainingRun& run) {
   const int64_t steps = cfg.GetInt("sft.steps"), batch_size = cfg.GetInt("sft.batch_size");
   if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("sft.steps = ", steps, ": must be >= 1"));
   if (batch_size < 1) return absl::InvalidArgumentError(absl::StrCat("sft.batch_size = ", batch_size, ": must be >= 1"));
@@ -71,19 +70,11 @@ absl::StatusOr<learner::Metrics> RunSft(const config::Config& cfg, model::Policy
     ASSIGN_OR_RETURN(last, trainer.Step(batch, cfg.GetInt("grpo.micro_batch_size")));
     last["step"] = static_cast<double>(step + 1);
     if (run.on_step) run.on_step(last);
-    if (!run.checkpoint_dir.empty() && run.checkpoint_every > 0 && (step + 1) % run.checkpoint_every == 0 &&
-        step + 1 < steps) {
+    if (CheckpointDue(run, step + 1, steps)) {
       RETURN_IF_ERROR(SaveStageCheckpoint(run.checkpoint_dir, *policy, trainer.optimizer(), step + 1));
     }
   }
-  std::error_code ec;
-  std::filesystem::create_directories(run.out, ec);
-  if (ec) return absl::InternalError(absl::StrCat("cannot create ", run.out, ": ", ec.message()));
-  RETURN_IF_ERROR(policy->Save(run.out));
-  RETURN_IF_ERROR(trainer.optimizer().Save(run.out + "/optimizer.safetensors"));
-  std::filesystem::copy_file(run.tokenizer_path, run.out + "/tokenizer.json",
-                             std::filesystem::copy_options::overwrite_existing, ec);
-  if (ec) return absl::InternalError(absl::StrCat("copying ", run.tokenizer_path, ": ", ec.message()));
+  RETURN_IF_ERROR(SaveTrainedModel(run, *policy, trainer.optimizer()));
   return last;
 }
 
