@@ -4,7 +4,7 @@
 #   make bench  build and run the benchmarks (results: docs/benchmarks.md)
 #
 # On a GPU machine, build against the LibTorch inside PyTorch 2.x (CUDA):
-#   make test TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+#   make test BUILD_DIR=build-torch2 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 
 BUILD_DIR    ?= build
 BUILD_TYPE   ?= Release

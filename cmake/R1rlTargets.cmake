@@ -2,7 +2,8 @@
 
 # Warnings for our own code (not for generated or third-party code).
 function(r1rl_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_compile_options(${target} PRIVATE
+                         $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)
 endfunction()
 
 # r1rl_library(NAME SOURCES a.cc b.cc DEPS lib1 lib2)

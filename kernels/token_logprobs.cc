@@ -2,6 +2,10 @@
 
 #include <torch/torch.h>
 
+#ifdef R1RL_HAS_CUDA_KERNELS
+#include "kernels/token_logprobs_cuda.h"
+#endif
+
 namespace r1rl::kernels {
 namespace {
 
@@ -13,6 +17,62 @@ torch::Tensor ChunkLogits(const torch::Tensor& h, const torch::Tensor& w, double
   torch::Tensor z = torch::matmul(h, w.t()).to(torch::kFloat32);
   if (inv_tau != 1.0) z.mul_(inv_tau);
   return z;
+}
+
+// Per-row results of one chunk of logits.
+struct ChunkStats {
+  torch::Tensor lse;      // log sum exp z
+  torch::Tensor logp;     // z[target] - lse
+  torch::Tensor entropy;  // lse - sum softmax(z) z; undefined when not asked for
+};
+
+ChunkStats RowStats(const torch::Tensor& z, const torch::Tensor& targets, bool with_entropy) {
+  ChunkStats out;
+#ifdef R1RL_HAS_CUDA_KERNELS
+  if (z.is_cuda()) {  // one read of the logits, no probabilities written out
+    out.lse = torch::empty({z.size(0)}, z.options());
+    torch::Tensor picked = torch::empty_like(out.lse);
+    torch::Tensor mean_z = with_entropy ? torch::empty_like(out.lse) : torch::Tensor();
+    cuda::ChunkRowStatsCuda(z, targets.contiguous(), out.lse, picked, mean_z);
+    out.logp = picked - out.lse;
+    if (with_entropy) out.entropy = out.lse - mean_z;
+    return out;
+  }
+#endif
+  out.lse = torch::logsumexp(z, -1);
+  out.logp = z.gather(1, targets.unsqueeze(1)).squeeze(1) - out.lse;
+  if (with_entropy) {
+    // H = lse - sum p z, with p = exp(z - lse).
+    torch::Tensor p = (z - out.lse.unsqueeze(1)).exp_();
+    out.entropy = out.lse - (p * z).sum(-1);
+  }
+  return out;
+}
+
+// Overwrites the chunk's logits z with d(loss)/dz:
+//   dz = g_logp * (onehot - p) - g_ent * p * (log p + H), times inv_tau.
+// g_ent and entropy are undefined when the loss has no entropy term.
+torch::Tensor LogitGrad(torch::Tensor z, const torch::Tensor& targets, const torch::Tensor& lse,
+                        const torch::Tensor& g_logp, const torch::Tensor& entropy,
+                        const torch::Tensor& g_ent, double inv_tau) {
+#ifdef R1RL_HAS_CUDA_KERNELS
+  if (z.is_cuda()) {
+    auto f32 = [](const torch::Tensor& t) {
+      return t.defined() ? t.to(torch::kFloat32).contiguous() : t;
+    };
+    cuda::ChunkLogitGradCuda(z, targets.contiguous(), f32(lse), f32(g_logp),
+                             g_ent.defined() ? f32(entropy) : torch::Tensor(), f32(g_ent),
+                             inv_tau);
+    return z;
+  }
+#endif
+  torch::Tensor logp = z.sub_(lse.unsqueeze(1));  // log p, in place
+  torch::Tensor p = logp.exp();
+  torch::Tensor dz = p * (-g_logp.unsqueeze(1));
+  if (g_ent.defined()) dz.sub_(p * (logp + entropy.unsqueeze(1)) * g_ent.unsqueeze(1));
+  dz.scatter_add_(1, targets.unsqueeze(1), g_logp.unsqueeze(1));
+  if (inv_tau != 1.0) dz.mul_(inv_tau);
+  return dz;
 }
 
 struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs> {
@@ -29,15 +89,10 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t len = std::min(chunk, n - start);
       torch::Tensor z = ChunkLogits(hidden.narrow(0, start, len), weight, inv_tau);  // (len, V)
-      torch::Tensor chunk_lse = torch::logsumexp(z, -1);                              // (len)
-      torch::Tensor tgt = targets.narrow(0, start, len).unsqueeze(1);
-      logprobs.narrow(0, start, len).copy_(z.gather(1, tgt).squeeze(1) - chunk_lse);
-      lse.narrow(0, start, len).copy_(chunk_lse);
-      if (with_entropy) {
-        // H = lse - sum p z, with p = exp(z - lse).
-        torch::Tensor p = (z - chunk_lse.unsqueeze(1)).exp_();
-        entropy.narrow(0, start, len).copy_(chunk_lse - (p * z).sum(-1));
-      }
+      ChunkStats stats = RowStats(z, targets.narrow(0, start, len), with_entropy);
+      logprobs.narrow(0, start, len).copy_(stats.logp);
+      lse.narrow(0, start, len).copy_(stats.lse);
+      if (with_entropy) entropy.narrow(0, start, len).copy_(stats.entropy);
     }
     ctx->save_for_backward({hidden, weight, targets, lse, entropy});
     ctx->saved_data["chunk"] = chunk;
@@ -62,18 +117,11 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t len = std::min(chunk, n - start);
       torch::Tensor h = hidden.narrow(0, start, len);
-      torch::Tensor z = ChunkLogits(h, weight, inv_tau);
-      torch::Tensor logp = z.sub_(lse.narrow(0, start, len).unsqueeze(1));  // log p, in place
-      torch::Tensor p = logp.exp();
-      // dz = g_logp * (onehot - p) - g_ent * p * (log p + H)
-      torch::Tensor dz = p * (-g_logp.narrow(0, start, len).unsqueeze(1));
-      if (g_ent.defined()) {
-        torch::Tensor ge = g_ent.narrow(0, start, len).unsqueeze(1);
-        dz.sub_(p * (logp + entropy.narrow(0, start, len).unsqueeze(1)) * ge);
-      }
-      dz.scatter_add_(1, targets.narrow(0, start, len).unsqueeze(1),
-                      g_logp.narrow(0, start, len).unsqueeze(1));
-      if (inv_tau != 1.0) dz.mul_(inv_tau);
+      torch::Tensor dz = LogitGrad(
+          ChunkLogits(h, weight, inv_tau), targets.narrow(0, start, len),
+          lse.narrow(0, start, len), g_logp.narrow(0, start, len),
+          g_ent.defined() ? entropy.narrow(0, start, len) : torch::Tensor(),
+          g_ent.defined() ? g_ent.narrow(0, start, len) : torch::Tensor(), inv_tau);
       grad_hidden.narrow(0, start, len).copy_(torch::matmul(dz.to(weight.scalar_type()), weight));
       grad_weight.add_(torch::matmul(dz.t(), h.to(torch::kFloat32)));
     }
