@@ -33,7 +33,7 @@ ChunkStats RowStats(const torch::Tensor& z, const torch::Tensor& targets, bool w
     out.lse = torch::empty({z.size(0)}, z.options());
     torch::Tensor picked = torch::empty_like(out.lse);
     torch::Tensor mean_z = with_entropy ? torch::empty_like(out.lse) : torch::Tensor();
-    cuda::ChunkRowStatsCuda(z, targets.contiguous(), out.lse, picked, mean_z);
+    cuda::ChunkRowStatsCuda(z, targets, out.lse, picked, mean_z);
     out.logp = picked - out.lse;
     if (with_entropy) out.entropy = out.lse - mean_z;
     return out;
@@ -56,13 +56,11 @@ torch::Tensor LogitGrad(torch::Tensor z, const torch::Tensor& targets, const tor
                         const torch::Tensor& g_logp, const torch::Tensor& entropy,
                         const torch::Tensor& g_ent, double inv_tau) {
 #ifdef R1RL_HAS_CUDA_KERNELS
-  if (z.is_cuda()) {
+  if (z.is_cuda()) {  // incoming gradients may be expanded (stride 0) or of another dtype
     auto f32 = [](const torch::Tensor& t) {
       return t.defined() ? t.to(torch::kFloat32).contiguous() : t;
     };
-    cuda::ChunkLogitGradCuda(z, targets.contiguous(), f32(lse), f32(g_logp),
-                             g_ent.defined() ? f32(entropy) : torch::Tensor(), f32(g_ent),
-                             inv_tau);
+    cuda::ChunkLogitGradCuda(z, targets, lse, f32(g_logp), entropy, f32(g_ent), inv_tau);
     return z;
   }
 #endif

@@ -122,7 +122,7 @@ void CheckLogits(const torch::Tensor& z, const torch::Tensor& targets) {
               targets.scalar_type());
 }
 
-const float* OptionalData(const torch::Tensor& t) {
+float* OptionalData(const torch::Tensor& t) {
   return t.defined() ? t.data_ptr<float>() : nullptr;
 }
 
@@ -140,7 +140,7 @@ void ChunkRowStatsCuda(const torch::Tensor& z, const torch::Tensor& targets, tor
   RowStatsKernel<<<static_cast<unsigned>(rows), kRowThreads, 0,
                    at::cuda::getCurrentCUDAStream()>>>(
       z.data_ptr<float>(), targets.data_ptr<int64_t>(), z.size(1), lse.data_ptr<float>(),
-      picked.data_ptr<float>(), mean_z.defined() ? mean_z.data_ptr<float>() : nullptr);
+      picked.data_ptr<float>(), OptionalData(mean_z));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
