@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "services/learner/rollout_buffer.h"
+#include "lib/controller/rollout_buffer.h"
 
 namespace {
 
@@ -66,14 +66,17 @@ int main(int argc, char** argv) {
     }
     double buffer_rate;
     {
-      auto buffer = r1rl::learner::RolloutBuffer::Open({dir + (sync ? "/buffer_sync" : "/buffer"), sync});
+      auto buffer =
+          r1rl::learner::RolloutBuffer::Open({dir + (sync ? "/buffer_sync" : "/buffer"), sync});
       if (!buffer.ok()) return 1;
       const auto t0 = Clock::now();
       for (int i = 0; i < count; ++i) (void)(*buffer)->Ingest(groups[i]);
       buffer_rate = count / std::chrono::duration<double>(Clock::now() - t0).count();
     }
-    std::printf("%-28s RocksDB Put %9.0f values/s   RolloutBuffer::Ingest %9.0f groups/s   ratio %.2f\n",
-                sync ? "WAL, fsync per write:" : "WAL, no fsync:", raw_rate, buffer_rate, buffer_rate / raw_rate);
+    std::printf(
+        "%-28s RocksDB Put %9.0f values/s   RolloutBuffer::Ingest %9.0f groups/s   ratio %.2f\n",
+        sync ? "WAL, fsync per write:" : "WAL, no fsync:", raw_rate, buffer_rate,
+        buffer_rate / raw_rate);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -5,7 +5,8 @@
 //  - prefill tokens/s;
 //  - each as a fraction of the GEMM ceiling: tokens/s x FLOPs/token / GEMM FLOP/s, where
 //    FLOPs/token = 2 x (matmul parameters) + 4 x layers x context x (heads x head_dim).
-// Usage: decode_bench [--new-tokens N] [--prompt-tokens P] [--threads T (LibTorch intra-op; 0 = cores)]
+// Usage: decode_bench [--new-tokens N] [--prompt-tokens P] [--threads T (LibTorch intra-op; 0 =
+// cores)]
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -13,10 +14,10 @@
 #include <cstring>
 
 #include "bench/bench_util.h"
-#include "services/runtime/threads.h"
-#include "services/model/causal_lm.h"
-#include "services/model/generator.h"
-#include "services/model/policy.h"
+#include "lib/model/causal_lm.h"
+#include "lib/model/generator.h"
+#include "lib/model/policy.h"
+#include "lib/runtime/threads.h"
 
 namespace {
 
@@ -73,13 +74,14 @@ double FlopsPerToken(const ModelConfig& c, double context) {
 std::vector<std::vector<int32_t>> Prompts(int64_t n, int64_t len, int64_t vocab) {
   std::vector<std::vector<int32_t>> prompts(n, std::vector<int32_t>(len));
   for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < len; ++j) prompts[i][j] = static_cast<int32_t>((i * 7919 + j * 104729) % vocab);
+    for (int64_t j = 0; j < len; ++j)
+      prompts[i][j] = static_cast<int32_t>((i * 7919 + j * 104729) % vocab);
   return prompts;
 }
 
 // Seconds to generate `new_tokens` for each of `n` prompts.
-double TimeGenerate(Policy* policy, int64_t n, int64_t batch, int64_t prompt_len, int64_t new_tokens,
-                    bool cache, int runs) {
+double TimeGenerate(Policy* policy, int64_t n, int64_t batch, int64_t prompt_len,
+                    int64_t new_tokens, bool cache, int runs) {
   GenerationOptions o;
   o.max_new_tokens = new_tokens;
   o.ignore_eos = true;
@@ -96,7 +98,8 @@ double TimeGenerate(Policy* policy, int64_t n, int64_t batch, int64_t prompt_len
 
 double TimePrefill(Policy* policy, int64_t batch, int64_t prompt_len) {
   auto& lm = policy->lm();
-  torch::Tensor tokens = torch::randint(policy->config().vocab_size, {batch, prompt_len}, torch::kInt64);
+  torch::Tensor tokens =
+      torch::randint(policy->config().vocab_size, {batch, prompt_len}, torch::kInt64);
   torch::Tensor valid = torch::ones({batch, prompt_len}, torch::kBool);
   return MedianSeconds(3, [&] {
     c10::InferenceMode guard;
@@ -119,8 +122,10 @@ int main(int argc, char** argv) {
   const double gemm = GemmGflops(1024);
   const double gemm2k = GemmGflops(2048);
   const double bw = CopyGBps();
-  std::printf("ceilings (%d threads): float32 GEMM %.1f GFLOP/s (n=1024), %.1f GFLOP/s (n=2048); "
-              "memory copy %.1f GB/s (read+write)\n", at::get_num_threads(), gemm, gemm2k, bw);
+  std::printf(
+      "ceilings (%d threads): float32 GEMM %.1f GFLOP/s (n=1024), %.1f GFLOP/s (n=2048); "
+      "memory copy %.1f GB/s (read+write)\n",
+      at::get_num_threads(), gemm, gemm2k, bw);
   const double ceiling = std::max(gemm, gemm2k);
 
   ModelConfig config = BenchConfig();
@@ -128,10 +133,11 @@ int main(int argc, char** argv) {
   if (!policy.ok()) return 1;
   const double ctx = prompt_len + new_tokens / 2.0;  // mean context while decoding
   const double fpt = FlopsPerToken(config, ctx);
-  std::printf("model: llama, %.1fM parameters (%.1fM in matmuls), prompt %lld tokens, %lld new "
-              "tokens, %.1f MFLOP/token at mean context %.0f\n",
-              config.NumParameters() / 1e6, MatmulParams(config) / 1e6,
-              static_cast<long long>(prompt_len), static_cast<long long>(new_tokens), fpt / 1e6, ctx);
+  std::printf(
+      "model: llama, %.1fM parameters (%.1fM in matmuls), prompt %lld tokens, %lld new "
+      "tokens, %.1f MFLOP/token at mean context %.0f\n",
+      config.NumParameters() / 1e6, MatmulParams(config) / 1e6, static_cast<long long>(prompt_len),
+      static_cast<long long>(new_tokens), fpt / 1e6, ctx);
 
   std::printf("\n%-34s %8s %12s %14s\n", "decode", "batch", "tokens/s", "of GEMM peak");
   double kv64 = 0, one_at_a_time = 0;
@@ -157,15 +163,16 @@ int main(int argc, char** argv) {
     const int64_t n = 8;
     double s = TimeGenerate(policy->get(), n, 1, prompt_len, new_tokens, true, 1);
     one_at_a_time = n * new_tokens / s;
-    std::printf("%-34s %8s %12.1f %13.1f%%\n", "one sequence at a time (8 seqs)", "1", one_at_a_time,
-                100 * one_at_a_time * fpt / (ceiling * 1e9));
+    std::printf("%-34s %8s %12.1f %13.1f%%\n", "one sequence at a time (8 seqs)", "1",
+                one_at_a_time, 100 * one_at_a_time * fpt / (ceiling * 1e9));
   }
   std::printf("\n%-34s %8s %12s %14s\n", "prefill", "batch", "tokens/s", "of GEMM peak");
   for (int64_t batch : {1, 16, 64}) {
     double s = TimePrefill(policy->get(), batch, prompt_len * 4);
     double tps = batch * prompt_len * 4 / s;
-    std::printf("%-34s %8lld %12.1f %13.1f%%\n", "prefill (128-token prompts)", static_cast<long long>(batch),
-                tps, 100 * tps * FlopsPerToken(config, prompt_len * 2) / (ceiling * 1e9));
+    std::printf("%-34s %8lld %12.1f %13.1f%%\n", "prefill (128-token prompts)",
+                static_cast<long long>(batch), tps,
+                100 * tps * FlopsPerToken(config, prompt_len * 2) / (ceiling * 1e9));
   }
   std::printf("\nbatch-64 KV-cache decode vs one sequence at a time: %.1fx; of GEMM peak: %.1f%%\n",
               kv64 / one_at_a_time, 100 * kv64 * fpt / (ceiling * 1e9));

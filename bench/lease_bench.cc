@@ -7,6 +7,7 @@
 // Prints p50/p90/p99/max latency and calls/s over the run. The window is opened wide (no
 // group ever completes here) so every call grants leases: the controller's full path.
 #include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,10 +15,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "lib/controller/controller_server.h"
 #include "r1rl/v1/controller.grpc.pb.h"
-#include <spdlog/spdlog.h>
-
-#include "services/learner/controller_server.h"
 
 using Clock = std::chrono::steady_clock;
 
@@ -26,10 +25,13 @@ int main(int argc, char** argv) {
   const int workers = argc > 1 ? std::atoi(argv[1]) : 100;
   const double seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
   const int per_lease = argc > 3 ? std::atoi(argv[3]) : 8;
-  const std::string dir = std::filesystem::temp_directory_path() / ("r1rl_lease_bench_" + std::to_string(getpid()));
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("r1rl_lease_bench_" + std::to_string(getpid()));
   std::string jsonl;
   for (int i = 0; i < 10000; ++i) {
-    jsonl += "{\"prompt\": \"" + std::to_string(i) + "+1=\", \"reward\": {\"kind\": \"math\", \"answer\": \"" + std::to_string(i + 1) + "\"}}\n";
+    jsonl += "{\"prompt\": \"" + std::to_string(i) +
+             "+1=\", \"reward\": {\"kind\": \"math\", \"answer\": \"" + std::to_string(i + 1) +
+             "\"}}\n";
   }
   auto dataset = r1rl::learner::PromptDataset::Parse(jsonl, "bench.jsonl");
   dataset->set_epochs(0);
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
     threads.emplace_back([&, w] {
       grpc::ChannelArguments args;
       args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection per simulated worker
-      auto stub = r1rl::v1::Controller::NewStub(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      auto stub = r1rl::v1::Controller::NewStub(
+          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
       r1rl::v1::RegisterRequest rr;
       r1rl::v1::RegisterResponse reg;
       {
@@ -96,11 +99,17 @@ int main(int argc, char** argv) {
   std::vector<double> all;
   for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] * 1e3; };
-  std::printf("LeasePrompts, %d simulated workers, %d prompts per call, %.1f s: %zu calls (%.0f calls/s, %.0f prompts/s), %lld errors\n",
-              workers, per_lease, elapsed, all.size(), all.size() / elapsed, all.size() * per_lease / elapsed,
-              static_cast<long long>(errors.load()));
-  std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.9), pct(0.99), all.empty() ? 0.0 : all.back() * 1e3);
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0
+                       : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] * 1e3;
+  };
+  std::printf(
+      "LeasePrompts, %d simulated workers, %d prompts per call, %.1f s: %zu calls (%.0f calls/s, "
+      "%.0f prompts/s), %lld errors\n",
+      workers, per_lease, elapsed, all.size(), all.size() / elapsed,
+      all.size() * per_lease / elapsed, static_cast<long long>(errors.load()));
+  std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.9), pct(0.99),
+              all.empty() ? 0.0 : all.back() * 1e3);
   controller->reset();
   std::filesystem::remove_all(dir);
   return errors == 0 ? 0 : 1;

@@ -5,17 +5,16 @@
 // Each variant runs in its own child process so that its peak RSS is its own; the parent
 // prints both and their ratios. Usage: logprobs_bench [--tokens N] [--runs R]
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-#include <unistd.h>
-
 #include "bench/bench_util.h"
-#include "services/runtime/threads.h"
 #include "kernels/token_logprobs.h"
+#include "lib/runtime/threads.h"
 
 namespace {
 
@@ -53,8 +52,8 @@ Result Spawn(const std::string& variant, int64_t tokens, int runs) {
   // popen runs a shell, so resolve this binary's path before handing it over.
   char self[4096] = {0};
   if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) std::exit(1);
-  std::string cmd = std::string(self) + " --child " + variant + " --tokens " + std::to_string(tokens) +
-                    " --runs " + std::to_string(runs);
+  std::string cmd = std::string(self) + " --child " + variant + " --tokens " +
+                    std::to_string(tokens) + " --runs " + std::to_string(runs);
   FILE* pipe = popen(cmd.c_str(), "r");
   Result r;
   double bytes = 0;
@@ -81,16 +80,20 @@ int main(int argc, char** argv) {
   }
   if (!child.empty()) return RunChild(child, tokens, runs);
 
-  std::printf("per-token log-probs: %lld tokens (B=8 x T=1024), vocab %lld, hidden %lld, "
-              "float32, %d threads, median of %d runs\n",
-              static_cast<long long>(tokens), static_cast<long long>(kVocab),
-              static_cast<long long>(kHidden), at::get_num_threads(), runs);
+  std::printf(
+      "per-token log-probs: %lld tokens (B=8 x T=1024), vocab %lld, hidden %lld, "
+      "float32, %d threads, median of %d runs\n",
+      static_cast<long long>(tokens), static_cast<long long>(kVocab),
+      static_cast<long long>(kHidden), at::get_num_threads(), runs);
   Result ref = Spawn("reference", tokens, runs);
   Result chunked = Spawn("chunked", tokens, runs);
   std::printf("%-36s %10s %14s\n", "variant", "time s", "peak extra GB");
-  std::printf("%-36s %10.3f %14.2f\n", "log_softmax + gather (full logits)", ref.seconds, ref.peak_gb);
-  std::printf("%-36s %10.3f %14.2f\n", "TokenLogprobs (chunks of 1024)", chunked.seconds, chunked.peak_gb);
-  std::printf("peak memory ratio (reference / chunked): %.1fx   time ratio (chunked / reference): %.2fx\n",
-              ref.peak_gb / chunked.peak_gb, chunked.seconds / ref.seconds);
+  std::printf("%-36s %10.3f %14.2f\n", "log_softmax + gather (full logits)", ref.seconds,
+              ref.peak_gb);
+  std::printf("%-36s %10.3f %14.2f\n", "TokenLogprobs (chunks of 1024)", chunked.seconds,
+              chunked.peak_gb);
+  std::printf(
+      "peak memory ratio (reference / chunked): %.1fx   time ratio (chunked / reference): %.2fx\n",
+      ref.peak_gb / chunked.peak_gb, chunked.seconds / ref.seconds);
   return 0;
 }

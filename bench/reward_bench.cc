@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "services/reward_grader/grader.h"
+#include "lib/rewards/grader.h"
 
 namespace {
 
@@ -23,7 +23,8 @@ struct Sample {
   r1rl::reward::RewardSpec spec;
 };
 
-void Report(const char* name, const r1rl::reward::Grader& grader, const std::vector<Sample>& samples, int rounds) {
+void Report(const char* name, const r1rl::reward::Grader& grader,
+            const std::vector<Sample>& samples, int rounds) {
   std::vector<double> ms;
   double reward_sum = 0;
   const auto start = Clock::now();
@@ -36,9 +37,12 @@ void Report(const char* name, const r1rl::reward::Grader& grader, const std::vec
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))]; };
-  std::printf("%-44s %6zu samples  %9.1f samples/s/core  p50 %8.3f ms  p99 %8.3f ms  mean accuracy %.3f\n", name,
-              ms.size(), ms.size() / seconds, pct(0.5), pct(0.99), reward_sum / ms.size());
+  auto pct = [&](double p) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(p * ms.size()))];
+  };
+  std::printf(
+      "%-44s %6zu samples  %9.1f samples/s/core  p50 %8.3f ms  p99 %8.3f ms  mean accuracy %.3f\n",
+      name, ms.size(), ms.size() / seconds, pct(0.5), pct(0.99), reward_sum / ms.size());
 }
 
 }  // namespace
@@ -74,12 +78,15 @@ int main(int argc, char** argv) {
   py.kind = r1rl::reward::RewardKind::kCode;
   py.program_language = "python";
   py.tests = {{"1 2\n", "3\n"}, {"10 20\n", "30\n"}, {"-5 5\n", "0\n"}};
-  std::vector<Sample> python(20, Sample{"```python\na, b = map(int, input().split())\nprint(a + b)\n```", py});
+  std::vector<Sample> python(
+      20, Sample{"```python\na, b = map(int, input().split())\nprint(a + b)\n```", py});
   Report("code: Python a+b, 3 stdin/stdout tests", grader, python, 1);
   r1rl::reward::RewardSpec cpp = py;
   cpp.program_language = "cpp";
-  std::vector<Sample> cc(5, Sample{"```cpp\n#include <cstdio>\nint main(){long a,b;std::scanf(\"%ld %ld\",&a,&b);"
-                                   "std::printf(\"%ld\\n\",a+b);}\n```", cpp});
+  std::vector<Sample> cc(
+      5, Sample{"```cpp\n#include <cstdio>\nint main(){long a,b;std::scanf(\"%ld %ld\",&a,&b);"
+                "std::printf(\"%ld\\n\",a+b);}\n```",
+                cpp});
   Report("code: C++ a+b, compile + 3 tests", grader, cc, 1);
   return 0;
 }

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "services/tokenizer/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace {
 

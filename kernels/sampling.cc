@@ -36,8 +36,9 @@ std::vector<std::pair<float, int64_t>> Nucleus(const float* probs, int64_t vocab
     const bool enough_k = top_k <= 0 || static_cast<int64_t>(cand.size()) >= top_k;
     if ((enough_k && (top_p >= 1.0 || mass >= top_p)) || f < 0) break;
   }
-  std::sort(cand.begin(), cand.end(),
-            [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  std::sort(cand.begin(), cand.end(), [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  });
   if (top_k > 0 && static_cast<int64_t>(cand.size()) > top_k) cand.resize(top_k);
   if (top_p < 1.0) {
     double cum = 0;

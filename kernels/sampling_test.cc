@@ -16,7 +16,8 @@ TEST(Sampling, GreedyTakesArgmaxAndItsLogprob) {
   auto out = SampleTokens(logits, params, {0, 1}, 0);
   EXPECT_EQ(out.tokens[0].item<int64_t>(), 1);
   EXPECT_EQ(out.tokens[1].item<int64_t>(), 0);
-  EXPECT_NEAR(out.logprobs[0].item<float>(), torch::log_softmax(logits[0], 0)[1].item<float>(), 1e-6);
+  EXPECT_NEAR(out.logprobs[0].item<float>(), torch::log_softmax(logits[0], 0)[1].item<float>(),
+              1e-6);
 }
 
 TEST(Sampling, FrequenciesFollowTheTemperatureScaledDistribution) {
@@ -36,7 +37,8 @@ TEST(Sampling, FrequenciesFollowTheTemperatureScaledDistribution) {
   }
   // The behaviour log-prob is that of the full temperature-scaled distribution.
   torch::Tensor logp = torch::log_softmax(row / 0.8, 0);
-  EXPECT_NEAR(out.logprobs[0].item<float>(), logp[out.tokens[0].item<int64_t>()].item<float>(), 1e-6);
+  EXPECT_NEAR(out.logprobs[0].item<float>(), logp[out.tokens[0].item<int64_t>()].item<float>(),
+              1e-6);
 }
 
 TEST(Sampling, TopKAndTopPNeverPickOutsideTheKeptSet) {

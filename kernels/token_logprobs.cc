@@ -111,19 +111,21 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
 
     const int64_t n = hidden.size(0);
     torch::Tensor grad_hidden = torch::empty_like(hidden);
-    torch::Tensor grad_weight = torch::zeros(weight.sizes(), weight.options().dtype(torch::kFloat32));
+    torch::Tensor grad_weight =
+        torch::zeros(weight.sizes(), weight.options().dtype(torch::kFloat32));
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t len = std::min(chunk, n - start);
       torch::Tensor h = hidden.narrow(0, start, len);
-      torch::Tensor dz = LogitGrad(
-          ChunkLogits(h, weight, inv_tau), targets.narrow(0, start, len),
-          lse.narrow(0, start, len), g_logp.narrow(0, start, len),
-          g_ent.defined() ? entropy.narrow(0, start, len) : torch::Tensor(),
-          g_ent.defined() ? g_ent.narrow(0, start, len) : torch::Tensor(), inv_tau);
+      torch::Tensor dz =
+          LogitGrad(ChunkLogits(h, weight, inv_tau), targets.narrow(0, start, len),
+                    lse.narrow(0, start, len), g_logp.narrow(0, start, len),
+                    g_ent.defined() ? entropy.narrow(0, start, len) : torch::Tensor(),
+                    g_ent.defined() ? g_ent.narrow(0, start, len) : torch::Tensor(), inv_tau);
       grad_hidden.narrow(0, start, len).copy_(torch::matmul(dz.to(weight.scalar_type()), weight));
       grad_weight.add_(torch::matmul(dz.t(), h.to(torch::kFloat32)));
     }
-    return {grad_hidden, grad_weight.to(weight.scalar_type()), torch::Tensor(), torch::Tensor(),
+    return {grad_hidden,     grad_weight.to(weight.scalar_type()),
+            torch::Tensor(), torch::Tensor(),
             torch::Tensor(), torch::Tensor()};
   }
 };
@@ -139,16 +141,16 @@ TokenLogprobsResult TokenLogprobs(const torch::Tensor& hidden, const torch::Tens
   auto lead = targets.sizes().vec();
   torch::Tensor h = hidden.reshape({-1, hidden.size(-1)});
   torch::Tensor t = targets.reshape({-1}).to(torch::kInt64);
-  variable_list out = FusedTokenLogprobs::apply(h, weight, t, std::max<int64_t>(1, options.chunk_tokens),
-                                                options.temperature, options.with_entropy);
+  variable_list out =
+      FusedTokenLogprobs::apply(h, weight, t, std::max<int64_t>(1, options.chunk_tokens),
+                                options.temperature, options.with_entropy);
   TokenLogprobsResult result;
   result.logprobs = out[0].view(lead);
   if (options.with_entropy) result.entropy = out[1].view(lead);
   return result;
 }
 
-TokenLogprobsResult TokenLogprobsReference(const torch::Tensor& hidden,
-                                           const torch::Tensor& weight,
+TokenLogprobsResult TokenLogprobsReference(const torch::Tensor& hidden, const torch::Tensor& weight,
                                            const torch::Tensor& targets,
                                            const TokenLogprobsOptions& options) {
   torch::Tensor z = torch::matmul(hidden, weight.t()).to(torch::kFloat32) / options.temperature;

@@ -43,8 +43,7 @@ TokenLogprobsResult TokenLogprobs(const torch::Tensor& hidden, const torch::Tens
                                   const TokenLogprobsOptions& options = {});
 
 // The reference it is checked against: full logits, log_softmax and gather in float32.
-TokenLogprobsResult TokenLogprobsReference(const torch::Tensor& hidden,
-                                           const torch::Tensor& weight,
+TokenLogprobsResult TokenLogprobsReference(const torch::Tensor& hidden, const torch::Tensor& weight,
                                            const torch::Tensor& targets,
                                            const TokenLogprobsOptions& options = {});
 

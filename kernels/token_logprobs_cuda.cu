@@ -1,5 +1,3 @@
-#include "kernels/token_logprobs_cuda.h"
-
 #include <ATen/ATen.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
@@ -8,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+
+#include "kernels/token_logprobs_cuda.h"
 
 namespace r1rl::kernels::cuda {
 namespace {
@@ -86,8 +86,7 @@ __global__ void RowStatsKernel(const float* __restrict__ z, const int64_t* __res
 // In place: z -> (g_logp (onehot - p) - g_ent p (log p + H)) * inv_tau, with log p = z - lse.
 __global__ void LogitGradKernel(float* __restrict__ z, const int64_t* __restrict__ targets,
                                 int64_t rows, int64_t vocab, const float* __restrict__ lse,
-                                const float* __restrict__ g_logp,
-                                const float* __restrict__ entropy,
+                                const float* __restrict__ g_logp, const float* __restrict__ entropy,
                                 const float* __restrict__ g_ent, float inv_tau) {
   const int64_t n = rows * vocab;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -106,25 +105,23 @@ __global__ void LogitGradKernel(float* __restrict__ z, const int64_t* __restrict
 
 void CheckRowVector(const torch::Tensor& t, int64_t rows, const torch::Tensor& z,
                     const char* name) {
-  TORCH_CHECK(t.defined() && t.is_cuda() && t.device() == z.device(), name,
-              " must be a tensor on ", z.device());
+  TORCH_CHECK(t.defined() && t.is_cuda() && t.device() == z.device(), name, " must be a tensor on ",
+              z.device());
   TORCH_CHECK(t.dim() == 1 && t.size(0) == rows && t.is_contiguous(), name,
               " must be a contiguous vector of ", rows, " rows, got ", t.sizes());
 }
 
 void CheckLogits(const torch::Tensor& z, const torch::Tensor& targets) {
-  TORCH_CHECK(z.is_cuda() && z.scalar_type() == torch::kFloat32 && z.dim() == 2 &&
-                  z.is_contiguous(),
-              "logits must be a contiguous float32 (rows, vocab) CUDA tensor, got ",
-              z.scalar_type(), " ", z.sizes(), " on ", z.device());
+  TORCH_CHECK(
+      z.is_cuda() && z.scalar_type() == torch::kFloat32 && z.dim() == 2 && z.is_contiguous(),
+      "logits must be a contiguous float32 (rows, vocab) CUDA tensor, got ", z.scalar_type(), " ",
+      z.sizes(), " on ", z.device());
   CheckRowVector(targets, z.size(0), z, "targets");
   TORCH_CHECK(targets.scalar_type() == torch::kInt64, "targets must be int64, got ",
               targets.scalar_type());
 }
 
-float* OptionalData(const torch::Tensor& t) {
-  return t.defined() ? t.data_ptr<float>() : nullptr;
-}
+float* OptionalData(const torch::Tensor& t) { return t.defined() ? t.data_ptr<float>() : nullptr; }
 
 }  // namespace
 
@@ -137,8 +134,7 @@ void ChunkRowStatsCuda(const torch::Tensor& z, const torch::Tensor& targets, tor
   if (mean_z.defined()) CheckRowVector(mean_z, rows, z, "mean_z");
   if (rows == 0) return;
   const c10::cuda::CUDAGuard guard(z.device());
-  RowStatsKernel<<<static_cast<unsigned>(rows), kRowThreads, 0,
-                   at::cuda::getCurrentCUDAStream()>>>(
+  RowStatsKernel<<<static_cast<unsigned>(rows), kRowThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
       z.data_ptr<float>(), targets.data_ptr<int64_t>(), z.size(1), lse.data_ptr<float>(),
       picked.data_ptr<float>(), OptionalData(mean_z));
   C10_CUDA_KERNEL_LAUNCH_CHECK();

@@ -63,7 +63,8 @@ TEST(TokenLogprobs, WithoutEntropyGivesOnlyLogprobs) {
   options.with_entropy = false;
   auto out = TokenLogprobs(h, w, targets, options);
   EXPECT_FALSE(out.entropy.defined());
-  EXPECT_TRUE(torch::allclose(out.logprobs, TokenLogprobsReference(h, w, targets).logprobs, 1e-5, 1e-5));
+  EXPECT_TRUE(
+      torch::allclose(out.logprobs, TokenLogprobsReference(h, w, targets).logprobs, 1e-5, 1e-5));
 }
 
 }  // namespace

@@ -22,25 +22,27 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/config/config.h"
-#include "services/learner/controller_server.h"
-#include "services/learner/grpo_trainer.h"
+#include "lib/config/config.h"
+#include "lib/controller/controller_server.h"
+#include "lib/training/grpo_trainer.h"
 
 namespace r1rl::learner {
 
 struct LearnerOptions {
   ControllerOptions controller;
   std::string data_path;  // prompts, JSONL (prompt_dataset.h)
-  std::string model_dir;  // the initial policy (config.json + safetensors; tokenizer.json copied along)
+  std::string
+      model_dir;  // the initial policy (config.json + safetensors; tokenizer.json copied along)
   std::string run_dir;
   GrpoTrainerOptions trainer;
   int64_t steps = 100;
   int64_t prompts_per_step = 32;
-  int64_t max_new_tokens = 256;        // the samplers', for the overlong shaping
+  int64_t max_new_tokens = 256;  // the samplers', for the overlong shaping
   int64_t overlong_cache_length = 0;
   bool dynamic_sampling = false;
-  int64_t epochs = 0;                  // passes over the data (0: as many as the steps need)
-  int64_t checkpoint_every = 0;        // steps; 0: the final checkpoint only
+  int64_t epochs = 0;             // passes over the data (0: as many as the steps need)
+  int64_t checkpoint_every = 10;  // steps; 0: the final checkpoint only
+  int64_t checkpoint_keep = 3;    // step-N checkpoints kept (final always)
 };
 
 // learner.*, grpo.*, optim.*, generation.*: InvalidArgument naming the key and the value.
@@ -48,7 +50,8 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
 
 // Runs until `steps` are done, the data is exhausted, or `stop` (then it saves and returns
 // OK). Progress lines go to `log`.
-absl::Status RunLearner(const LearnerOptions& options, const std::atomic<bool>& stop, std::ostream& log);
+absl::Status RunLearner(const LearnerOptions& options, const std::atomic<bool>& stop,
+                        std::ostream& log);
 
 }  // namespace r1rl::learner
 

@@ -14,12 +14,12 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "lib/metrics/exposer.h"
+#include "lib/metrics/metrics.h"
+#include "lib/rewards/sandbox.h"
+#include "lib/runtime/blocking_queue.h"
 #include "r1rl/v1/grader.grpc.pb.h"
-#include "services/metrics/exposer.h"
-#include "services/metrics/metrics.h"
 #include "services/reward_grader/group_grading.h"
-#include "services/reward_grader/sandbox.h"
-#include "services/runtime/blocking_queue.h"
 
 namespace r1rl::reward {
 
@@ -43,14 +43,33 @@ struct GraderServer::State : public v1::RewardGrader::Service {
 
   // Prometheus metrics.
   metrics::Registry registry;
-  metrics::Counter& m_received = registry.AddCounter("r1rl_grader_groups_received_total", "Rollout groups taken in (ZeroMQ and the Grade RPC).").Add({});
-  metrics::Counter& m_graded = registry.AddCounter("r1rl_grader_groups_graded_total", "Rollout groups graded and passed on.").Add({});
-  metrics::Counter& m_samples = registry.AddCounter("r1rl_grader_samples_graded_total", "Samples graded.").Add({});
-  metrics::Family<metrics::Counter>& m_dropped = registry.AddCounter("r1rl_grader_dropped_total", "Messages dropped, by reason.");
-  metrics::Histogram& m_latency = registry.AddHistogram("r1rl_grader_group_seconds", "Time to grade one group.", metrics::ExponentialBuckets(0.0001, 4, 10)).Add({});
-  metrics::Family<metrics::Histogram>& m_reward = registry.AddHistogram("r1rl_grader_sample_reward", "Reward components of graded samples.", metrics::LinearBuckets(0, 0.25, 5));
-  metrics::Family<metrics::Gauge>& m_queue = registry.AddGauge("r1rl_grader_queue_depth", "Groups waiting, by queue.");
-  metrics::Counter& m_cas_timeouts = registry.AddCounter("r1rl_grader_cas_timeouts_total", "Symbolic comparisons stopped at their time limit.").Add({});
+  metrics::Counter& m_received =
+      registry
+          .AddCounter("r1rl_grader_groups_received_total",
+                      "Rollout groups taken in (ZeroMQ and the Grade RPC).")
+          .Add({});
+  metrics::Counter& m_graded =
+      registry.AddCounter("r1rl_grader_groups_graded_total", "Rollout groups graded and passed on.")
+          .Add({});
+  metrics::Counter& m_samples =
+      registry.AddCounter("r1rl_grader_samples_graded_total", "Samples graded.").Add({});
+  metrics::Family<metrics::Counter>& m_dropped =
+      registry.AddCounter("r1rl_grader_dropped_total", "Messages dropped, by reason.");
+  metrics::Histogram& m_latency =
+      registry
+          .AddHistogram("r1rl_grader_group_seconds", "Time to grade one group.",
+                        metrics::ExponentialBuckets(0.0001, 4, 10))
+          .Add({});
+  metrics::Family<metrics::Histogram>& m_reward =
+      registry.AddHistogram("r1rl_grader_sample_reward", "Reward components of graded samples.",
+                            metrics::LinearBuckets(0, 0.25, 5));
+  metrics::Family<metrics::Gauge>& m_queue =
+      registry.AddGauge("r1rl_grader_queue_depth", "Groups waiting, by queue.");
+  metrics::Counter& m_cas_timeouts =
+      registry
+          .AddCounter("r1rl_grader_cas_timeouts_total",
+                      "Symbolic comparisons stopped at their time limit.")
+          .Add({});
   std::unique_ptr<metrics::Exposer> exposer;
   double cas_timeouts_seen = 0;
 
@@ -66,7 +85,8 @@ struct GraderServer::State : public v1::RewardGrader::Service {
   void Observe(const v1::RolloutGroup& g) {
     for (const v1::Sample& s : g.samples()) {
       m_reward.Add({{"component", "total"}}).Observe(s.reward());
-      for (const auto& [name, value] : s.reward_components()) m_reward.Add({{"component", name}}).Observe(value);
+      for (const auto& [name, value] : s.reward_components())
+        m_reward.Add({{"component", name}}).Observe(value);
     }
   }
 
@@ -113,12 +133,16 @@ struct GraderServer::State : public v1::RewardGrader::Service {
     while (auto bytes = incoming.Pop()) {
       const auto start = Clock::now();
       if (bytes->size() > options.max_message_bytes) {
-        Count({Drop::kOversized, absl::StrCat("message of ", bytes->size(), " bytes > grader.max_message_bytes = ", options.max_message_bytes), 0});
+        Count({Drop::kOversized,
+               absl::StrCat("message of ", bytes->size(),
+                            " bytes > grader.max_message_bytes = ", options.max_message_bytes),
+               0});
         continue;
       }
       v1::RolloutGroup group;
       if (!group.ParseFromArray(bytes->data(), static_cast<int>(bytes->size()))) {
-        Count({Drop::kMalformed, absl::StrCat("message of ", bytes->size(), " bytes is not a RolloutGroup"), 0});
+        Count({Drop::kMalformed,
+               absl::StrCat("message of ", bytes->size(), " bytes is not a RolloutGroup"), 0});
         continue;
       }
       GroupOutcome o = GradeGroup(*grader, options.id, &group);
@@ -144,12 +168,14 @@ struct GraderServer::State : public v1::RewardGrader::Service {
     }
   }
 
-  grpc::Status Status(grpc::ServerContext*, const v1::GraderStatusRequest*, v1::GraderStatus* out) override {
+  grpc::Status Status(grpc::ServerContext*, const v1::GraderStatusRequest*,
+                      v1::GraderStatus* out) override {
     *out = Snapshot();
     return grpc::Status::OK;
   }
 
-  grpc::Status Grade(grpc::ServerContext*, const v1::RolloutGroup* in, v1::RolloutGroup* out) override {
+  grpc::Status Grade(grpc::ServerContext*, const v1::RolloutGroup* in,
+                     v1::RolloutGroup* out) override {
     *out = *in;
     ++received;
     m_received.Increment();
@@ -192,12 +218,14 @@ absl::StatusOr<GraderServerOptions> GraderServerOptionsFromConfig(const config::
   o.id = cfg.GetString("grader.id");
   const int64_t threads = cfg.GetInt("grader.threads");
   if (threads < 1 || threads > 256) {
-    return absl::InvalidArgumentError(absl::StrCat("grader.threads = ", threads, ": must be in 1..256"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grader.threads = ", threads, ": must be in 1..256"));
   }
   o.threads = static_cast<int>(threads);
   const int64_t max_bytes = cfg.GetInt("grader.max_message_bytes");
   if (max_bytes < 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("grader.max_message_bytes = ", max_bytes, ": must be >= 1024"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grader.max_message_bytes = ", max_bytes, ": must be >= 1024"));
   }
   o.max_message_bytes = static_cast<size_t>(max_bytes);
   return o;
@@ -230,33 +258,37 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
       state->push->connect(options.output);
     }
   } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(absl::StrCat("grader.input = ", options.input, ", grader.output = ",
-                                                   options.output, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grader.input = ", options.input, ", grader.output = ", options.output, ": ", e.what()));
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &state->grpc_port);
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
+                           &state->grpc_port);
   builder.RegisterService(state.get());
   state->grpc_server = builder.BuildAndStart();
   if (!state->grpc_server || state->grpc_port == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("grader.grpc_address = ", options.grpc_address,
-                                                   ": cannot listen there"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("grader.grpc_address = ", options.grpc_address, ": cannot listen there"));
   }
   State* s = state.get();
-  auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
+  auto exposer =
+      metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
   if (!exposer.ok()) {
     state->grpc_server->Shutdown();
-    return absl::InvalidArgumentError(absl::StrCat("grader.metrics_address = ", options.metrics_address, ": ",
-                                                   exposer.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "grader.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
   }
   s->exposer = std::move(*exposer);
   s->threads.emplace_back([s] { s->ReceiveLoop(); });
   for (int i = 0; i < options.threads; ++i) s->threads.emplace_back([s] { s->GradeLoop(); });
   s->threads.emplace_back([s] { s->SendLoop(); });
-  spdlog::info("grader {}: input {} ({}), output {} ({}), gRPC port {}, metrics port {}, {} threads; sandbox {}",
-               options.id, options.input, options.input_bind ? "bind" : "connect", options.output,
-               options.output_bind ? "bind" : "connect", s->grpc_port, s->exposer->port(), options.threads,
-               Sandbox::Protections().Describe());
+  spdlog::info(
+      "grader {}: input {} ({}), output {} ({}), gRPC port {}, metrics port {}, {} threads; "
+      "sandbox {}",
+      options.id, options.input, options.input_bind ? "bind" : "connect", options.output,
+      options.output_bind ? "bind" : "connect", s->grpc_port, s->exposer->port(), options.threads,
+      Sandbox::Protections().Describe());
   return std::unique_ptr<GraderServer>(new GraderServer(std::move(state)));
 }
 
@@ -278,7 +310,8 @@ void GraderServer::Shutdown() {
   state_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   state_->pull->close();
   state_->push->close();  // linger: queued messages still go out
-  spdlog::info("grader {}: stopped after {} groups graded", state_->options.id, state_->graded.load());
+  spdlog::info("grader {}: stopped after {} groups graded", state_->options.id,
+               state_->graded.load());
 }
 
 v1::GraderStatus GraderServer::Status() const { return state_->Snapshot(); }

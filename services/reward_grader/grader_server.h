@@ -19,18 +19,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "lib/config/config.h"
+#include "lib/rewards/grader.h"
 #include "r1rl/v1/grader.pb.h"
-#include "services/config/config.h"
-#include "services/reward_grader/grader.h"
 
 namespace r1rl::reward {
 
 struct GraderServerOptions {
   std::string input = "tcp://127.0.0.1:5556";   // where rollout groups come from
-  bool input_bind = false;                       // bind (else connect)
+  bool input_bind = false;                      // bind (else connect)
   std::string output = "tcp://127.0.0.1:5557";  // where graded groups go
   bool output_bind = false;
-  std::string grpc_address = "127.0.0.1:50053";  // port 0: any free port
+  std::string grpc_address = "127.0.0.1:50053";    // port 0: any free port
   std::string metrics_address = "127.0.0.1:9103";  // Prometheus /metrics; port 0: any free port
   int threads = 2;
   size_t max_message_bytes = 16u << 20;

@@ -47,9 +47,10 @@ class GraderProcess {
     if (pid_ == 0) {
       dup2(out[1], 1);
       close(out[0]);
-      execl(bin, bin, "--set", ("grader.input=" + input).c_str(), "--set", ("grader.output=" + output).c_str(),
-            "--set", "grader.grpc_address=127.0.0.1:0", "--set", "grader.metrics_address=127.0.0.1:0", "--set", "grader.max_message_bytes=4096", "--set",
-            "grader.id=test-grader", "--set", "reward.format_weight=0", nullptr);
+      execl(bin, bin, "--set", ("grader.input=" + input).c_str(), "--set",
+            ("grader.output=" + output).c_str(), "--set", "grader.grpc_address=127.0.0.1:0",
+            "--set", "grader.metrics_address=127.0.0.1:0", "--set", "grader.max_message_bytes=4096",
+            "--set", "grader.id=test-grader", "--set", "reward.format_weight=0", nullptr);
       _exit(127);
     }
     close(out[1]);
@@ -86,7 +87,8 @@ class GraderProcess {
 
 std::string Scrape(int port) {
   const std::string cmd = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) +
-                          " && printf 'GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' >&3 && cat <&3";
+                          " && printf 'GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
+                          "close\\r\\n\\r\\n' >&3 && cat <&3";
   FILE* p = popen(("bash -c \"" + cmd + "\"").c_str(), "r");
   std::string out;
   char buf[4096];
@@ -103,10 +105,13 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   to_grader.bind("tcp://127.0.0.1:*");
   from_grader.bind("tcp://127.0.0.1:*");
   from_grader.set(zmq::sockopt::rcvtimeo, 20000);
-  GraderProcess grader(to_grader.get(zmq::sockopt::last_endpoint), from_grader.get(zmq::sockopt::last_endpoint));
+  GraderProcess grader(to_grader.get(zmq::sockopt::last_endpoint),
+                       from_grader.get(zmq::sockopt::last_endpoint));
   ASSERT_GT(grader.port(), 0);
 
-  auto send = [&](const std::string& bytes) { to_grader.send(zmq::buffer(bytes), zmq::send_flags::none); };
+  auto send = [&](const std::string& bytes) {
+    to_grader.send(zmq::buffer(bytes), zmq::send_flags::none);
+  };
   auto serialized = [](const v1::RolloutGroup& g) { return g.SerializeAsString(); };
   // Good groups.
   send(serialized(MathGroup("g1", "\\frac{1}{2}", {"\\boxed{0.5}", "\\boxed{2}"})));
@@ -149,7 +154,8 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   EXPECT_EQ(got["g2"].samples(0).reward(), 1.0);
   EXPECT_EQ(got["g3"].samples(0).reward(), 1.0) << got["g3"].samples(0).reward_reason();
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grader.port()), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grader.port()),
+                                     grpc::InsecureChannelCredentials());
   // Counters arrive just after the last push; poll briefly.
   v1::GraderStatus status;
   auto stub = v1::RewardGrader::NewStub(channel);
@@ -163,8 +169,11 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   EXPECT_EQ(status.groups_received(), 8);
   EXPECT_EQ(status.groups_graded(), 3);
   EXPECT_EQ(status.samples_graded(), 4);
-  const std::map<std::string, int64_t> want = {{"malformed", 1}, {"oversized", 1}, {"unknown_reward_kind", 1},
-                                               {"nan", 1}, {"no_samples", 1}};
+  const std::map<std::string, int64_t> want = {{"malformed", 1},
+                                               {"oversized", 1},
+                                               {"unknown_reward_kind", 1},
+                                               {"nan", 1},
+                                               {"no_samples", 1}};
   const std::map<std::string, int64_t> dropped(status.dropped().begin(), status.dropped().end());
   EXPECT_EQ(dropped, want);
   EXPECT_NE(status.sandbox_protections().find("protections"), std::string::npos);
@@ -185,10 +194,13 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   }
   // Prometheus metrics: the same counts, and promtool accepts the exposition.
   const std::string metrics = Scrape(grader.metrics_port());
-  for (const char* want_line : {"r1rl_grader_dropped_total{reason=\"malformed\"} 1", "r1rl_grader_dropped_total{reason=\"nan\"} 1",
-                                "r1rl_grader_groups_graded_total 4", "r1rl_grader_sample_reward_count{component=\"accuracy\"} 5",
-                                "r1rl_grader_queue_depth{queue=\"incoming\"} 0"}) {
-    EXPECT_NE(metrics.find(want_line), std::string::npos) << "metrics lack [" << want_line << "]:\n" << metrics;
+  for (const char* want_line :
+       {"r1rl_grader_dropped_total{reason=\"malformed\"} 1",
+        "r1rl_grader_dropped_total{reason=\"nan\"} 1", "r1rl_grader_groups_graded_total 4",
+        "r1rl_grader_sample_reward_count{component=\"accuracy\"} 5",
+        "r1rl_grader_queue_depth{queue=\"incoming\"} 0"}) {
+    EXPECT_NE(metrics.find(want_line), std::string::npos) << "metrics lack [" << want_line << "]:\n"
+                                                          << metrics;
   }
   if (system("command -v promtool > /dev/null 2>&1") == 0) {
     const std::string path = ::testing::TempDir() + "/grader_metrics.txt";
@@ -215,7 +227,8 @@ TEST(GraderService, SigtermGradesWhatWasSentBeforeExiting) {
   to_grader.bind("tcp://127.0.0.1:*");
   from_grader.bind("tcp://127.0.0.1:*");
   from_grader.set(zmq::sockopt::rcvtimeo, 20000);
-  GraderProcess grader(to_grader.get(zmq::sockopt::last_endpoint), from_grader.get(zmq::sockopt::last_endpoint));
+  GraderProcess grader(to_grader.get(zmq::sockopt::last_endpoint),
+                       from_grader.get(zmq::sockopt::last_endpoint));
   ASSERT_GT(grader.port(), 0);
   // Code groups: each takes a sandboxed run (~40 ms), so most are still queued at SIGTERM.
   const int n = 16;
@@ -231,7 +244,8 @@ TEST(GraderService, SigtermGradesWhatWasSentBeforeExiting) {
     const std::string bytes = g.SerializeAsString();
     to_grader.send(zmq::buffer(bytes), zmq::send_flags::none);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // on the wire, not necessarily graded
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(50));  // on the wire, not necessarily graded
   std::thread stop([&] { EXPECT_EQ(grader.Terminate(), 0); });
   int received = 0;
   for (; received < n; ++received) {

@@ -9,13 +9,20 @@ namespace r1rl::reward {
 
 const char* DropName(Drop drop) {
   switch (drop) {
-    case Drop::kNone: return "none";
-    case Drop::kMalformed: return "malformed";
-    case Drop::kOversized: return "oversized";
-    case Drop::kUnknownRewardKind: return "unknown_reward_kind";
-    case Drop::kBadRewardSpec: return "bad_reward_spec";
-    case Drop::kNan: return "nan";
-    case Drop::kNoSamples: return "no_samples";
+    case Drop::kNone:
+      return "none";
+    case Drop::kMalformed:
+      return "malformed";
+    case Drop::kOversized:
+      return "oversized";
+    case Drop::kUnknownRewardKind:
+      return "unknown_reward_kind";
+    case Drop::kBadRewardSpec:
+      return "bad_reward_spec";
+    case Drop::kNan:
+      return "nan";
+    case Drop::kNoSamples:
+      return "no_samples";
   }
   return "malformed";
 }
@@ -29,7 +36,8 @@ absl::StatusOr<RewardSpec> SpecFromProto(const v1::RewardSpec& p) {
     if (p.has_all_or_nothing()) j["all_or_nothing"] = p.all_or_nothing();
     if (!p.cot_language().empty()) j["cot_language"] = p.cot_language();
     j["tests"] = nlohmann::json::array();
-    for (const auto& t : p.tests()) j["tests"].push_back({{"stdin", t.stdin()}, {"stdout", t.stdout()}});
+    for (const auto& t : p.tests())
+      j["tests"].push_back({{"stdin", t.stdin()}, {"stdout", t.stdout()}});
   } else {
     j["answer"] = p.answer();
     if (!p.language().empty()) j["language"] = p.language();
@@ -37,7 +45,8 @@ absl::StatusOr<RewardSpec> SpecFromProto(const v1::RewardSpec& p) {
   return ParseRewardSpec(j);
 }
 
-GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::RolloutGroup* group) {
+GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id,
+                        v1::RolloutGroup* group) {
   GroupOutcome o;
   if (group->samples_size() == 0) {
     return {Drop::kNoSamples, absl::StrCat("group ", group->lease_id(), ": no samples"), 0};
@@ -45,7 +54,10 @@ GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::
   for (int i = 0; i < group->samples_size(); ++i) {
     for (float lp : group->samples(i).behaviour_logprobs()) {
       if (!std::isfinite(lp)) {
-        return {Drop::kNan, absl::StrCat("group ", group->lease_id(), ": samples[", i, "].behaviour_logprobs holds ", lp), 0};
+        return {Drop::kNan,
+                absl::StrCat("group ", group->lease_id(), ": samples[", i,
+                             "].behaviour_logprobs holds ", lp),
+                0};
       }
     }
   }
@@ -59,7 +71,9 @@ GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::
     v1::Sample* s = group->mutable_samples(i);
     Grade g = grader.Score(s->text(), *spec);
     if (!std::isfinite(g.reward)) {
-      return {Drop::kNan, absl::StrCat("group ", group->lease_id(), ": samples[", i, "] reward is ", g.reward), 0};
+      return {Drop::kNan,
+              absl::StrCat("group ", group->lease_id(), ": samples[", i, "] reward is ", g.reward),
+              0};
     }
     s->set_reward(g.reward);
     s->mutable_reward_components()->clear();

@@ -10,12 +10,20 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "lib/rewards/grader.h"
 #include "r1rl/v1/rollout.pb.h"
-#include "services/reward_grader/grader.h"
 
 namespace r1rl::reward {
 
-enum class Drop { kNone, kMalformed, kOversized, kUnknownRewardKind, kBadRewardSpec, kNan, kNoSamples };
+enum class Drop {
+  kNone,
+  kMalformed,
+  kOversized,
+  kUnknownRewardKind,
+  kBadRewardSpec,
+  kNan,
+  kNoSamples
+};
 const char* DropName(Drop drop);  // "malformed", "oversized", … (the status RPC's keys)
 
 struct GroupOutcome {
@@ -29,7 +37,8 @@ absl::StatusOr<RewardSpec> SpecFromProto(const v1::RewardSpec& proto);
 
 // Checks and grades `group` in place (each sample's reward, components and reason; graded,
 // grader_id).
-GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id, v1::RolloutGroup* group);
+GroupOutcome GradeGroup(const Grader& grader, const std::string& grader_id,
+                        v1::RolloutGroup* group);
 
 }  // namespace r1rl::reward
 

@@ -10,14 +10,14 @@
 
 #include <iostream>
 
+#include "lib/runtime/service_main.h"
 #include "services/reward_grader/grader_server.h"
-#include "services/runtime/service_main.h"
 
 int main(int argc, char** argv) {
   constexpr char kName[] = "r1rl-reward-grader";
   // Logs on stderr (stdout carries the one "serving" line); a closed pipe is not fatal.
-  auto start = r1rl::runtime::StartService(argc, argv, kName,
-                                           "rule-based rewards for rollout groups (ZeroMQ in/out, gRPC status)");
+  auto start = r1rl::runtime::StartService(
+      argc, argv, kName, "rule-based rewards for rollout groups (ZeroMQ in/out, gRPC status)");
   if (!start.config) return start.exit_code;
   auto options = r1rl::reward::GraderServerOptionsFromConfig(*start.config);
   if (!options.ok()) return r1rl::runtime::FailService(kName, options.status());
@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   auto server = r1rl::reward::GraderServer::Start(*options);
   if (!server.ok()) return r1rl::runtime::FailService(kName, server.status());
-  std::cout << "r1rl-reward-grader " << (*server)->id() << " serving; gRPC port " << (*server)->grpc_port()
-            << ", metrics port " << (*server)->metrics_port() << std::endl;
+  std::cout << "r1rl-reward-grader " << (*server)->id() << " serving; gRPC port "
+            << (*server)->grpc_port() << ", metrics port " << (*server)->metrics_port()
+            << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("signal {}: finishing the groups taken, then stopping", sig);

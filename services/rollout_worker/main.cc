@@ -7,13 +7,14 @@
 // exits 2 with the key named.
 #include <atomic>
 
+#include "lib/runtime/service_main.h"
+#include "lib/runtime/threads.h"
 #include "services/rollout_worker/rollout_worker.h"
-#include "services/runtime/service_main.h"
-#include "services/runtime/threads.h"
 
 int main(int argc, char** argv) {
   constexpr char kName[] = "r1rl-rollout-worker";
-  auto start = r1rl::runtime::StartService(argc, argv, kName, "leases prompts, samples groups, pushes them to the graders");
+  auto start = r1rl::runtime::StartService(
+      argc, argv, kName, "leases prompts, samples groups, pushes them to the graders");
   if (!start.config) return start.exit_code;
   r1rl::runtime::ConfigureThreads(*start.config);
   auto options = r1rl::rollout::RolloutWorkerOptionsFromConfig(*start.config);

@@ -9,21 +9,23 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "lib/metrics/exposer.h"
+#include "lib/metrics/metrics.h"
+#include "lib/model/generation_config.h"
+#include "lib/model/policy.h"
+#include "lib/tokenizer/tokenizer.h"
+#include "lib/transport/sha256.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "r1rl/v1/worker.grpc.pb.h"
-#include "services/model/generation_config.h"
-#include "services/metrics/exposer.h"
-#include "services/metrics/metrics.h"
-#include "services/model/policy.h"
-#include "services/tokenizer/tokenizer.h"
-#include "services/transport/sha256.h"
 
 namespace r1rl::rollout {
 
 using Clock = std::chrono::steady_clock;
 
 int64_t UnixMillisNow() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 struct RolloutWorker::State : public v1::RolloutWorker::Service {
@@ -38,7 +40,8 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
   int64_t leases_taken = 0;
   int64_t weight_fetches = 0;
   ~State() {  // in-flight Status calls read the members: stop serving first
-    if (grpc_server) grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+    if (grpc_server)
+      grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   }
   std::unique_ptr<model::Policy> policy;
   std::unique_ptr<tokenizer::Tokenizer> tok;
@@ -55,17 +58,51 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
   uint64_t batches = 0;
 
   metrics::Registry registry;
-  metrics::Counter& m_tokens = registry.AddCounter("r1rl_worker_tokens_generated_total", "Completion tokens sampled.").Add({});
-  metrics::Counter& m_generate_seconds = registry.AddCounter("r1rl_worker_generate_seconds_total", "Seconds spent sampling (tokens/s = rate of tokens over rate of this).").Add({});
-  metrics::Counter& m_groups = registry.AddCounter("r1rl_worker_groups_pushed_total", "Rollout groups pushed to the graders.").Add({});
-  metrics::Counter& m_leases = registry.AddCounter("r1rl_worker_prompts_leased_total", "Prompts leased from the controller.").Add({});
-  metrics::Gauge& m_version = registry.AddGauge("r1rl_worker_policy_version", "Policy version of the weights sampled with.").Add({});
-  metrics::Gauge& m_lag = registry.AddGauge("r1rl_worker_policy_lag", "The learner's newest version minus the worker's, at the last lease.").Add({});
-  metrics::Gauge& m_occupancy = registry.AddGauge("r1rl_worker_batch_occupancy", "Sequences in the last generation batch over generation.max_batch.").Add({});
-  metrics::Counter& m_fetches = registry.AddCounter("r1rl_worker_weight_fetches_total", "New policy versions fetched and swapped in.").Add({});
-  metrics::Family<metrics::Counter>& m_fetch_failures = registry.AddCounter("r1rl_worker_weight_fetch_failures_total", "Weight fetches refused, by reason.");
-  metrics::Histogram& m_fetch_seconds = registry.AddHistogram("r1rl_worker_weight_fetch_seconds", "Time to fetch, check and load a policy version.", metrics::ExponentialBuckets(0.001, 4, 10)).Add({});
-  metrics::Histogram& m_round_seconds = registry.AddHistogram("r1rl_worker_round_seconds", "Lease, sample and push of one batch.", metrics::ExponentialBuckets(0.01, 2, 14)).Add({});
+  metrics::Counter& m_tokens =
+      registry.AddCounter("r1rl_worker_tokens_generated_total", "Completion tokens sampled.")
+          .Add({});
+  metrics::Counter& m_generate_seconds =
+      registry
+          .AddCounter("r1rl_worker_generate_seconds_total",
+                      "Seconds spent sampling (tokens/s = rate of tokens over rate of this).")
+          .Add({});
+  metrics::Counter& m_groups =
+      registry
+          .AddCounter("r1rl_worker_groups_pushed_total", "Rollout groups pushed to the graders.")
+          .Add({});
+  metrics::Counter& m_leases =
+      registry.AddCounter("r1rl_worker_prompts_leased_total", "Prompts leased from the controller.")
+          .Add({});
+  metrics::Gauge& m_version =
+      registry.AddGauge("r1rl_worker_policy_version", "Policy version of the weights sampled with.")
+          .Add({});
+  metrics::Gauge& m_lag =
+      registry
+          .AddGauge("r1rl_worker_policy_lag",
+                    "The learner's newest version minus the worker's, at the last lease.")
+          .Add({});
+  metrics::Gauge& m_occupancy =
+      registry
+          .AddGauge("r1rl_worker_batch_occupancy",
+                    "Sequences in the last generation batch over generation.max_batch.")
+          .Add({});
+  metrics::Counter& m_fetches = registry
+                                    .AddCounter("r1rl_worker_weight_fetches_total",
+                                                "New policy versions fetched and swapped in.")
+                                    .Add({});
+  metrics::Family<metrics::Counter>& m_fetch_failures = registry.AddCounter(
+      "r1rl_worker_weight_fetch_failures_total", "Weight fetches refused, by reason.");
+  metrics::Histogram& m_fetch_seconds =
+      registry
+          .AddHistogram("r1rl_worker_weight_fetch_seconds",
+                        "Time to fetch, check and load a policy version.",
+                        metrics::ExponentialBuckets(0.001, 4, 10))
+          .Add({});
+  metrics::Histogram& m_round_seconds =
+      registry
+          .AddHistogram("r1rl_worker_round_seconds", "Lease, sample and push of one batch.",
+                        metrics::ExponentialBuckets(0.01, 2, 14))
+          .Add({});
   std::unique_ptr<metrics::Exposer> exposer;
 
   void SetState(const char* s) {
@@ -73,7 +110,8 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
     state = s;
   }
 
-  grpc::Status Status(grpc::ServerContext*, const v1::WorkerStatusRequest*, v1::WorkerStatus* out) override {
+  grpc::Status Status(grpc::ServerContext*, const v1::WorkerStatusRequest*,
+                      v1::WorkerStatus* out) override {
     std::lock_guard<std::mutex> lock(status_mu);
     out->set_worker_id(id);
     out->set_controller(options.controller);
@@ -129,8 +167,10 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
         spdlog::info("worker {}: registered with {} (G = {})", id, options.controller, group_size);
         return absl::OkStatus();
       }
-      if (s.error_code() != grpc::StatusCode::UNAVAILABLE && s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
-        return absl::FailedPreconditionError(absl::StrCat("register with ", options.controller, ": ", s.error_message()));
+      if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("register with ", options.controller, ": ", s.error_message()));
       }
       std::this_thread::sleep_for(options.idle_backoff);
     }
@@ -169,18 +209,24 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
         version = chunk.policy_version();
         total = chunk.total_bytes();
         sha = chunk.sha256();
-        if (total < 0 || total > (int64_t{64} << 30)) return FetchFailed("bad_header", absl::StrCat("total_bytes = ", total));
+        if (total < 0 || total > (int64_t{64} << 30))
+          return FetchFailed("bad_header", absl::StrCat("total_bytes = ", total));
         bytes.reserve(static_cast<size_t>(total));
       }
       if (chunk.offset() != static_cast<int64_t>(bytes.size())) {
-        return FetchFailed("bad_offset", absl::StrCat("chunk offset ", chunk.offset(), " where ", bytes.size(), " was expected"));
+        return FetchFailed("bad_offset", absl::StrCat("chunk offset ", chunk.offset(), " where ",
+                                                      bytes.size(), " was expected"));
       }
       bytes += chunk.data();
-      if (static_cast<int64_t>(bytes.size()) > total) return FetchFailed("oversized", absl::StrCat("more than total_bytes = ", total));
+      if (static_cast<int64_t>(bytes.size()) > total)
+        return FetchFailed("oversized", absl::StrCat("more than total_bytes = ", total));
     }
     grpc::Status s = reader->Finish();
-    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {  // no learner weights (a bare controller)
-      if (learner_has_weights) spdlog::info("worker {}: the controller has no weights; sampling with {}", id, options.model_dir);
+    if (s.error_code() ==
+        grpc::StatusCode::FAILED_PRECONDITION) {  // no learner weights (a bare controller)
+      if (learner_has_weights)
+        spdlog::info("worker {}: the controller has no weights; sampling with {}", id,
+                     options.model_dir);
       learner_has_weights = false;
       return absl::OkStatus();
     }
@@ -188,8 +234,11 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
     if (static_cast<int64_t>(bytes.size()) != total) {
       return FetchFailed("truncated", absl::StrCat(bytes.size(), " of ", total, " bytes"));
     }
-    if (transport::Sha256Hex(bytes) != sha) return FetchFailed("hash_mismatch", absl::StrCat("version ", version, ": SHA-256 differs"));
-    if (auto st = policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version)); !st.ok()) {
+    if (transport::Sha256Hex(bytes) != sha)
+      return FetchFailed("hash_mismatch", absl::StrCat("version ", version, ": SHA-256 differs"));
+    if (auto st =
+            policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version));
+        !st.ok()) {
       return FetchFailed("load", std::string(st.message()));
     }
     {
@@ -202,15 +251,16 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
     m_version.Set(static_cast<double>(version));
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     m_fetch_seconds.Observe(secs);
-    spdlog::info("worker {}: policy version {} loaded ({} bytes, {:.3f} s)", id, version, total, secs);
+    spdlog::info("worker {}: policy version {} loaded ({} bytes, {:.3f} s)", id, version, total,
+                 secs);
     return absl::OkStatus();
   }
 
   // One lease round: lease, sample, push. False when there was nothing to do.
   absl::StatusOr<bool> Round(const std::atomic<bool>& stop, bool* exhausted) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(options.lease_wait_ms) +
-                     std::chrono::seconds(10));
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::milliseconds(options.lease_wait_ms) + std::chrono::seconds(10));
     v1::LeasePromptsRequest req;
     req.set_worker_id(id);
     req.set_max_prompts(options.prompts_per_lease);
@@ -239,7 +289,8 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
       // Between batches: sample the leased prompts with the newest weights. A failed fetch
       // keeps the old ones; the groups say which version drew them, and the learner's
       // staleness bound decides.
-      if (auto st = FetchWeights(); !st.ok()) spdlog::warn("worker {}: {}", id, std::string(st.message()));
+      if (auto st = FetchWeights(); !st.ok())
+        spdlog::warn("worker {}: {}", id, std::string(st.message()));
       if (!learner_has_weights) {
         std::lock_guard<std::mutex> lock(status_mu);
         policy_version = std::max<int64_t>(policy_version, resp.policy_version());
@@ -248,13 +299,21 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
     m_lag.Set(static_cast<double>(resp.policy_version() - policy_version));
     std::vector<std::vector<int32_t>> prompts;
     for (const v1::PromptLease& l : resp.leases()) {
-      prompts.push_back(tok->Encode(tokenizer::RenderPrompt(options.format, l.prompt(), options.system_prompt)));
+      prompts.push_back(
+          tok->Encode(tokenizer::RenderPrompt(options.format, l.prompt(), options.system_prompt)));
     }
+    // A group's draws depend on (generation.seed, policy version, dataset position) only: the
+    // same whichever worker samples it, in whatever batch (a reissued lease, a resumed run).
     model::GenerationOptions g = options.generation;
-    g.seed = options.generation.seed + 1000003ull * ++batches + static_cast<uint64_t>(std::hash<std::string>{}(id) % 1000);
+    g.seed = options.generation.seed + 1000003ull * static_cast<uint64_t>(policy_version);
+    std::vector<uint64_t> keys;
+    for (const v1::PromptLease& l : resp.leases()) {
+      keys.push_back(static_cast<uint64_t>(l.dataset_position()));
+    }
+    ++batches;
     model::Generator generator(policy.get(), tok.get(), g);
     const auto start = Clock::now();
-    auto completions = generator.Generate(prompts, group_size);
+    auto completions = generator.Generate(prompts, group_size, keys);
     if (!completions.ok()) return completions.status();
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     const int64_t sampled_at = UnixMillisNow();
@@ -265,15 +324,18 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
     }
     m_generate_seconds.Increment(secs);
     m_tokens.Increment(static_cast<double>(generator.last_generated_tokens()));
-    m_occupancy.Set(std::min(1.0, static_cast<double>(prompts.size() * static_cast<size_t>(group_size)) /
-                                      static_cast<double>(std::max<int64_t>(1, g.max_batch))));
+    m_occupancy.Set(
+        std::min(1.0, static_cast<double>(prompts.size() * static_cast<size_t>(group_size)) /
+                          static_cast<double>(std::max<int64_t>(1, g.max_batch))));
     std::vector<v1::RolloutGroup> groups(static_cast<size_t>(resp.leases_size()));
     for (int i = 0; i < resp.leases_size(); ++i) {
       const v1::PromptLease& l = resp.leases(i);
       v1::RolloutGroup& grp = groups[static_cast<size_t>(i)];
       grp.set_lease_id(l.lease_id());
       grp.set_prompt_id(l.prompt_id());
-      grp.mutable_prompt_ids()->Add(prompts[static_cast<size_t>(i)].begin(), prompts[static_cast<size_t>(i)].end());
+      grp.set_dataset_position(l.dataset_position());
+      grp.mutable_prompt_ids()->Add(prompts[static_cast<size_t>(i)].begin(),
+                                    prompts[static_cast<size_t>(i)].end());
       *grp.mutable_reward() = l.reward();
       grp.set_policy_version(policy_version);
       grp.set_worker_id(id);
@@ -310,14 +372,19 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
   o.metrics_address = cfg.GetString("worker.metrics_address");
   o.grpc_address = cfg.GetString("worker.grpc_address");
   const int64_t wait = cfg.GetInt("worker.lease_wait_ms");
-  if (wait < 0 || wait > 30000) return absl::InvalidArgumentError(absl::StrCat("worker.lease_wait_ms = ", wait, ": must be in 0..30000"));
+  if (wait < 0 || wait > 30000)
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker.lease_wait_ms = ", wait, ": must be in 0..30000"));
   o.lease_wait_ms = static_cast<int>(wait);
   const int64_t per = cfg.GetInt("worker.prompts_per_lease");
   if (per < 1 || per > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat("worker.prompts_per_lease = ", per, ": must be in 1..1024"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker.prompts_per_lease = ", per, ": must be in 1..1024"));
   }
   o.prompts_per_lease = static_cast<int>(per);
-  if (o.model_dir.empty()) return absl::InvalidArgumentError("worker.model: empty (a folder with config.json, safetensors, tokenizer.json)");
+  if (o.model_dir.empty())
+    return absl::InvalidArgumentError(
+        "worker.model: empty (a folder with config.json, safetensors, tokenizer.json)");
   auto format = tokenizer::ParsePromptFormat(cfg.GetString("prompt.format"));
   if (!format.ok()) return format.status();
   o.format = *format;
@@ -346,12 +413,14 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
     state->push->set(zmq::sockopt::sndhwm, 64);
     state->push->connect(options.output);
   } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(absl::StrCat("worker.output = ", options.output, ": ", e.what()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker.output = ", options.output, ": ", e.what()));
   }
   State* s = state.get();
   auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry);
   if (!exposer.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("worker.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
   }
   state->exposer = std::move(*exposer);
   grpc::EnableDefaultHealthCheckService(true);
@@ -360,7 +429,8 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
   builder.RegisterService(static_cast<v1::RolloutWorker::Service*>(s));
   s->grpc_server = builder.BuildAndStart();
   if (!s->grpc_server || s->grpc_port == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("worker.grpc_address = ", options.grpc_address, ": cannot listen there"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker.grpc_address = ", options.grpc_address, ": cannot listen there"));
   }
   char host[256] = {0};
   ::gethostname(host, sizeof(host) - 1);
@@ -388,8 +458,8 @@ absl::Status RolloutWorker::Run(const std::atomic<bool>& stop) {
   }
   s.SetState("stopping");
   s.Report();
-  spdlog::info("worker {}: {} groups pushed, {} tokens in {:.1f} s of sampling", s.id, s.stats.groups_pushed,
-               s.stats.tokens_generated, s.stats.generate_seconds);
+  spdlog::info("worker {}: {} groups pushed, {} tokens in {:.1f} s of sampling", s.id,
+               s.stats.groups_pushed, s.stats.tokens_generated, s.stats.generate_seconds);
   s.push->close();  // linger: queued groups still go out
   return absl::OkStatus();
 }

@@ -26,15 +26,15 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "services/config/config.h"
-#include "services/model/generator.h"
-#include "services/tokenizer/prompt_template.h"
+#include "lib/config/config.h"
+#include "lib/model/generator.h"
+#include "lib/tokenizer/prompt_template.h"
 
 namespace r1rl::rollout {
 
 struct RolloutWorkerOptions {
-  std::string controller = "127.0.0.1:50051";   // gRPC
-  std::string output = "tcp://127.0.0.1:5555";  // the controller's rollouts endpoint
+  std::string controller = "127.0.0.1:50051";    // gRPC
+  std::string output = "tcp://127.0.0.1:5555";   // the controller's rollouts endpoint
   std::string model_dir;                         // config.json, safetensors, tokenizer.json
   std::string worker_id;                         // "" = the controller names it
   std::string metrics_address = "0.0.0.0:9102";  // Prometheus /metrics (port 0: any free)

@@ -6,15 +6,17 @@
 #include <cstdint>
 #include <string>
 
-#include "services/reward_grader/answer_extraction.h"
-#include "services/reward_grader/format_reward.h"
-#include "services/reward_grader/language_reward.h"
-#include "services/reward_grader/latex_normalize.h"
-#include "services/reward_grader/latex_to_cas.h"
-#include "services/reward_grader/math_equivalence.h"
+#include "lib/rewards/answer_extraction.h"
+#include "lib/rewards/format_reward.h"
+#include "lib/rewards/language_reward.h"
+#include "lib/rewards/latex_normalize.h"
+#include "lib/rewards/latex_to_cas.h"
+#include "lib/rewards/math_equivalence.h"
 
 // CLN (GiNaC's number library) keeps allocations from its static initialisers until exit.
-extern "C" const char* __lsan_default_suppressions() { return "leak:libcln.so\nleak:libginac.so\n"; }
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:libcln.so\nleak:libginac.so\n";
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 512) return 0;

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "services/safetensors/safetensors.h"
+#include "lib/safetensors/safetensors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto file = r1rl::safetensors::SafetensorsFile::FromBuffer(

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "services/tokenizer/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view json(reinterpret_cast<const char*>(data), size);

@@ -28,7 +28,9 @@ wait_version() {
   done
 }
 
-"$R1RL" cluster up --name ar --workers 1 --graders 1 --set grpo.steps=40 --set learner.lease_seconds=4 || fail "cluster up"
+# No scheduled checkpoints: the asked-for one is the one to resume from.
+"$R1RL" cluster up --name ar --workers 1 --graders 1 --set grpo.steps=40 --set learner.lease_seconds=4 \
+  --set learner.checkpoint_every=0 || fail "cluster up"
 wait_version 3
 
 echo "== admin status, health"
@@ -70,7 +72,10 @@ grep "steps in" runs/ar/logs/learner-2.log || fail "no summary"
 python3 - "$STEP" <<'PY' || fail "audit"
 import json, sys
 step = int(sys.argv[1])
-trained = [json.loads(l) for l in open("runs/ar/trained.jsonl")]
+lines = [json.loads(l) for l in open("runs/ar/trained.jsonl")]
+marks = [r for r in lines if r.get("event") == "start"]
+assert len(marks) == 1 and marks[0]["resumed_at_step"] == step, f"restart marks: {marks}"
+trained = [r for r in lines if "event" not in r]
 steps = [t["step"] for t in trained]
 resumed = steps.index(step + 1, steps.index(step + 1) + 1)  # the second run's first step
 after = trained[resumed:]

@@ -6,7 +6,8 @@
 // call got the expected error and the counters moved; 1 otherwise (the reason on stderr).
 //
 //   r1rl-chaos --grpc 127.0.0.1:50051 --rollouts tcp://127.0.0.1:5555 --ingest tcp://...
-//              --learner-metrics 127.0.0.1:9101 --grader-metrics 127.0.0.1:9103 [--metrics host:port ...]
+//              --learner-metrics 127.0.0.1:9101 --grader-metrics 127.0.0.1:9103 [--metrics
+//              host:port ...]
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
@@ -19,8 +20,8 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "lib/metrics/scrape.h"
 #include "r1rl/v1/controller.grpc.pb.h"
-#include "services/metrics/scrape.h"
 
 namespace {
 
@@ -88,7 +89,8 @@ int main(int argc, char** argv) {
     push.set(zmq::sockopt::linger, 10000);
     push.connect(endpoint);
     int sent = 0;
-    for (const std::string& m : Garbage(rng)) sent += push.send(zmq::buffer(m), zmq::send_flags::none).has_value();
+    for (const std::string& m : Garbage(rng))
+      sent += push.send(zmq::buffer(m), zmq::send_flags::none).has_value();
     Expect(sent == 204, "204 bad messages sent to " + endpoint);
   }
 
@@ -103,14 +105,17 @@ int main(int argc, char** argv) {
   r1rl::v1::RegisterResponse reg;
   r1rl::v1::RegisterRequest rr;
   rr.set_worker_id(std::string(100000, 'w'));
-  Expect(call([&](grpc::ClientContext* c) { return stub->Register(c, rr, &reg); }).error_code() == grpc::StatusCode::INVALID_ARGUMENT,
+  Expect(call([&](grpc::ClientContext* c) { return stub->Register(c, rr, &reg); }).error_code() ==
+             grpc::StatusCode::INVALID_ARGUMENT,
          "Register with a 100 kB worker id: INVALID_ARGUMENT");
   for (int n : {-5, 0, 1 << 30}) {
     r1rl::v1::LeasePromptsRequest lr;
     lr.set_worker_id("worker-1");
     lr.set_max_prompts(n);
     r1rl::v1::LeasePromptsResponse resp;
-    Expect(call([&](grpc::ClientContext* c) { return stub->LeasePrompts(c, lr, &resp); }).error_code() == grpc::StatusCode::INVALID_ARGUMENT,
+    Expect(call([&](grpc::ClientContext* c) {
+             return stub->LeasePrompts(c, lr, &resp);
+           }).error_code() == grpc::StatusCode::INVALID_ARGUMENT,
            "LeasePrompts max_prompts = " + std::to_string(n) + ": INVALID_ARGUMENT");
   }
   {
@@ -118,13 +123,17 @@ int main(int argc, char** argv) {
     lr.set_worker_id("nobody");
     lr.set_max_prompts(4);
     r1rl::v1::LeasePromptsResponse resp;
-    Expect(call([&](grpc::ClientContext* c) { return stub->LeasePrompts(c, lr, &resp); }).error_code() == grpc::StatusCode::NOT_FOUND,
+    Expect(call([&](grpc::ClientContext* c) {
+             return stub->LeasePrompts(c, lr, &resp);
+           }).error_code() == grpc::StatusCode::NOT_FOUND,
            "LeasePrompts from an unknown worker: NOT_FOUND");
     r1rl::v1::HeartbeatRequest hr;
     hr.set_worker_id("nobody");
     hr.set_policy_version(-99);
     r1rl::v1::HeartbeatResponse hresp;
-    Expect(call([&](grpc::ClientContext* c) { return stub->Heartbeat(c, hr, &hresp); }).error_code() == grpc::StatusCode::NOT_FOUND,
+    Expect(call([&](grpc::ClientContext* c) {
+             return stub->Heartbeat(c, hr, &hresp);
+           }).error_code() == grpc::StatusCode::NOT_FOUND,
            "Heartbeat from an unknown worker: NOT_FOUND");
     r1rl::v1::FetchWeightsRequest fr;
     fr.set_worker_id("nobody");
@@ -133,7 +142,8 @@ int main(int argc, char** argv) {
     r1rl::v1::WeightsChunk chunk;
     while (reader->Read(&chunk)) {
     }
-    Expect(reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND, "FetchWeights for an unknown worker: NOT_FOUND");
+    Expect(reader->Finish().error_code() == grpc::StatusCode::NOT_FOUND,
+           "FetchWeights for an unknown worker: NOT_FOUND");
   }
 
   // Garbage to every HTTP /metrics port.
@@ -162,11 +172,13 @@ int main(int argc, char** argv) {
     if (rejected >= 200 && dropped >= 1) break;
     std::this_thread::sleep_for(milliseconds(100));
   }
-  std::cout << "learner rejected " << rejected << " inputs; this grader dropped " << dropped << "\n";
+  std::cout << "learner rejected " << rejected << " inputs; this grader dropped " << dropped
+            << "\n";
   Expect(rejected >= 200, "the learner counted the rejected messages and calls");
   Expect(dropped >= 1, "the grader counted dropped messages");
   for (const std::string& hp : http) {
-    Expect(r1rl::metrics::HttpGet(hp, "/healthz", milliseconds(3000)).ok(), "healthy after the garbage: " + hp);
+    Expect(r1rl::metrics::HttpGet(hp, "/healthz", milliseconds(3000)).ok(),
+           "healthy after the garbage: " + hp);
   }
   return failures == 0 ? 0 : 1;
 }

@@ -49,16 +49,17 @@ tail -8 a.log
 echo "== run b, killed with SIGKILL inside the rl stage"
 "$R1RL" pipeline --config p.yaml --var run_dir=b > b1.log 2>&1 &
 pid=$!
+rl_checkpoint() { ls -d b/rl/checkpoint/step-*/state.json 2>/dev/null | head -1; }
 for _ in $(seq 1 1200); do
-  [ -f b/rl/checkpoint/state.json ] && break
+  [ -n "$(rl_checkpoint)" ] && break
   sleep 0.05
 done
-[ -f b/rl/checkpoint/state.json ] || { cat b1.log; echo "FAIL: no rl checkpoint appeared"; exit 1; }
+[ -n "$(rl_checkpoint)" ] || { cat b1.log; echo "FAIL: no rl checkpoint appeared"; exit 1; }
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 [ -f b/cold_start/manifest.json ] || { echo "FAIL: cold_start should have finished before the kill"; exit 1; }
 [ ! -f b/rl/manifest.json ] || { echo "FAIL: rl finished before the kill; the test must kill it mid-stage"; exit 1; }
-echo "killed at rl checkpoint step $(python3 -c 'import json; print(json.load(open("b/rl/checkpoint/state.json"))["step"])')"
+echo "killed at rl checkpoint step $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$(rl_checkpoint)")"
 "$R1RL" pipeline --config p.yaml --var run_dir=b > b2.log 2>&1 || { cat b2.log; exit 1; }
 grep -q "finished in an earlier run" b2.log || { cat b2.log; echo "FAIL: cold_start was not skipped"; exit 1; }
 grep -q "resuming at step" b2.log || { cat b2.log; echo "FAIL: rl did not resume from its checkpoint"; exit 1; }

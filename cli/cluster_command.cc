@@ -1,0 +1,367 @@
+// `r1rl cluster up|status|down`: the four service binaries as local processes on loopback
+// (learner + controller, rollout workers, reward graders), addresses from one config, logs
+// in runs/<name>/logs/, the process table in runs/<name>/cluster.json.
+//
+//   r1rl cluster up --workers 2 --graders 2 [--name NAME] [--config F] [--set k=v] [--wait]
+//   r1rl cluster status [--name NAME] [--json]
+//   r1rl cluster down [--name NAME]
+//
+// Defaults are configs/cluster.yaml (built in). `up` starts fresh in runs/<name> (the
+// previous run's buffer, metrics and checkpoints there are replaced) and returns once every
+// service answers /healthz; with --wait it stays until the learner finishes its steps, then
+// takes the rest down and exits with the learner's status.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/cluster_processes.h"
+#include "cli/command.h"
+#include "cli/demo/demo_data.h"
+#include "cli/demo_defaults.h"
+#include "lib/metrics/scrape.h"
+
+namespace r1rl::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+using std::chrono::milliseconds;
+
+struct ClusterFlags {
+  ConfigFlags config;
+  int workers = 1;
+  int graders = 1;
+  std::string name = "cluster";
+  bool wait = false;
+  bool json = false;
+};
+
+std::string RunDir(const std::string& name) { return "runs/" + name; }
+
+absl::StatusOr<Json> ReadTable(const std::string& name) {
+  std::ifstream in(RunDir(name) + "/cluster.json");
+  if (!in)
+    return absl::NotFoundError(
+        absl::StrCat("no cluster named ", name, " (", RunDir(name), "/cluster.json)"));
+  Json j = Json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("services")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(RunDir(name), "/cluster.json: not a cluster table"));
+  }
+  return j;
+}
+
+bool AnyAlive(const Json& table) {
+  for (const auto& s : table["services"]) {
+    if (Alive(s.value("pid", 0))) return true;
+  }
+  return false;
+}
+
+// The shipped base model: in the working directory, else in the source tree.
+std::string ShippedBase() {
+  if (fs::exists("assets/demo-base/config.json")) return "assets/demo-base";
+  return (fs::path(kSourceDir) / "assets/demo-base").string();
+}
+
+int Down(const std::string& name, bool quiet) {
+  auto table = ReadTable(name);
+  if (!table.ok()) return Fail("cluster down", table.status());
+  // Workers first (nothing more is sampled), then graders, then the learner (it saves).
+  for (const char* kind : {"rollout_worker", "reward_grader", "learner"}) {
+    for (const auto& s : (*table)["services"]) {
+      if (s["kind"] != kind) continue;
+      const pid_t pid = s.value("pid", 0);
+      const bool alive = Alive(pid);
+      const bool killed =
+          alive && Stop(pid, milliseconds(std::string(kind) == "learner" ? 30000 : 10000));
+      if (!quiet) {
+        std::cout << absl::StrFormat("%-10s pid %-7d %s\n", s.value("name", ""), pid,
+                                     !alive   ? "was not running"
+                                     : killed ? "killed (did not stop in time)"
+                                              : "stopped");
+      }
+    }
+  }
+  return 0;
+}
+
+int Up(const ClusterFlags& f) {
+  if (f.workers < 1 || f.workers > 64)
+    return Fail("cluster up", absl::InvalidArgumentError(
+                                  absl::StrCat("--workers = ", f.workers, ": must be in 1..64")));
+  if (f.graders < 1 || f.graders > 64)
+    return Fail("cluster up", absl::InvalidArgumentError(
+                                  absl::StrCat("--graders = ", f.graders, ": must be in 1..64")));
+  if (auto old = ReadTable(f.name); old.ok() && AnyAlive(*old)) {
+    return Fail("cluster up",
+                absl::FailedPreconditionError(absl::StrCat(
+                    "cluster ", f.name, " is up (r1rl cluster status/down --name ", f.name, ")")));
+  }
+  auto cfg = config::Config::FromYaml(kClusterDefaultsYaml, "configs/cluster.yaml (built in)");
+  if (!cfg.ok()) return Fail("cluster up", cfg.status());
+  auto user = f.config.Load();
+  if (!user.ok()) return Fail("cluster up", user.status());
+  cfg->Merge(*user);
+
+  const std::string dir = RunDir(f.name);
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir + "/logs", ec);
+  if (ec)
+    return Fail("cluster up",
+                absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message())));
+  std::vector<std::string> sets = {"learner.run_dir=" + dir};
+  if (cfg->GetString("learner.data").empty()) {
+    if (auto s = demo::WritePrompts(dir + "/prompts.jsonl",
+                                    static_cast<uint64_t>(cfg->GetInt("generation.seed")), 4096);
+        !s.ok()) {
+      return Fail("cluster up", s);
+    }
+    sets.push_back("learner.data=" + dir + "/prompts.jsonl");
+  }
+  if (!user->IsSet("worker.prompts_per_lease")) {  // every worker gets a share of a step
+    sets.push_back(
+        absl::StrCat("worker.prompts_per_lease=",
+                     std::max<int64_t>(1, cfg->GetInt("grpo.prompts_per_step") / f.workers)));
+  }
+  if (cfg->GetString("learner.model").empty()) sets.push_back("learner.model=" + ShippedBase());
+  if (cfg->GetString("worker.model").empty()) {
+    sets.push_back("worker.model=" + (cfg->GetString("learner.model").empty()
+                                          ? ShippedBase()
+                                          : cfg->GetString("learner.model")));
+  }
+  int ports[6];
+  for (int& p : ports) {
+    auto port = FreeLoopbackPort();
+    if (!port.ok()) return Fail("cluster up", port.status());
+    p = *port;
+  }
+  const std::string grpc = absl::StrCat("127.0.0.1:", ports[0]);
+  sets.push_back("learner.grpc_address=" + grpc);
+  sets.push_back(absl::StrCat("learner.rollouts_address=tcp://127.0.0.1:", ports[1]));
+  sets.push_back(absl::StrCat("learner.graders_address=tcp://127.0.0.1:", ports[2]));
+  sets.push_back(absl::StrCat("learner.ingest_address=tcp://127.0.0.1:", ports[3]));
+  sets.push_back(absl::StrCat("learner.metrics_address=127.0.0.1:", ports[4]));
+  sets.push_back("worker.controller=" + grpc);
+  sets.push_back(absl::StrCat("worker.output=tcp://127.0.0.1:", ports[1]));
+  sets.push_back(absl::StrCat("grader.input=tcp://127.0.0.1:", ports[2]));
+  sets.push_back(absl::StrCat("grader.output=tcp://127.0.0.1:", ports[3]));
+  for (const std::string& s : sets) {
+    if (auto st = cfg->Set(s); !st.ok()) return Fail("cluster up", st);
+  }
+  const std::string config_path = dir + "/config.yaml";
+  std::ofstream(config_path) << "# r1rl cluster up: the effective configuration of every service\n"
+                             << cfg->ToYaml();
+
+  const std::string bin = SelfDir();
+  Json table;
+  table["name"] = f.name;
+  table["run_dir"] = dir;
+  table["config"] = config_path;
+  table["services"] = Json::array();
+  auto spawn = [&](const std::string& name, const std::string& kind, const std::string& binary,
+                   std::vector<std::string> extra, int metrics_port) -> absl::Status {
+    std::vector<std::string> argv = {bin + "/" + binary, "--config", config_path};
+    for (std::string& e : extra) {
+      argv.push_back("--set");
+      argv.push_back(std::move(e));
+    }
+    const std::string log = dir + "/logs/" + name + ".log";
+    auto pid = SpawnDetached(argv, log);
+    if (!pid.ok()) return pid.status();
+    Json s;
+    s["name"] = name;
+    s["kind"] = kind;
+    s["pid"] = *pid;
+    s["metrics"] = absl::StrCat("127.0.0.1:", metrics_port);
+    s["log"] = log;
+    table["services"].push_back(s);
+    return absl::OkStatus();
+  };
+  auto fail_up = [&](const absl::Status& s) {
+    std::ofstream(dir + "/cluster.json") << table.dump(2) << "\n";
+    Down(f.name, true);
+    return Fail("cluster up", s);
+  };
+  if (auto s = spawn("learner", "learner", "r1rl-learner", {}, ports[4]); !s.ok())
+    return fail_up(s);
+  table["services"][0]["grpc"] = grpc;
+  for (int i = 1; i <= f.graders; ++i) {
+    auto port = FreeLoopbackPort();
+    if (!port.ok()) return fail_up(port.status());
+    if (auto s = spawn(absl::StrCat("grader-", i), "reward_grader", "r1rl-reward-grader",
+                       {absl::StrCat("grader.id=grader-", i),
+                        absl::StrCat("grader.metrics_address=127.0.0.1:", *port),
+                        "grader.grpc_address=127.0.0.1:0"},
+                       *port);
+        !s.ok()) {
+      return fail_up(s);
+    }
+  }
+  // The workers share the cores: with N >= 2 each gets cores / N OpenBLAS threads and one
+  // LibTorch thread, rather than N pools spinning on every core (docs/benchmarks.md).
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i <= f.workers; ++i) {
+    auto port = FreeLoopbackPort();
+    if (!port.ok()) return fail_up(port.status());
+    if (auto s =
+            spawn(absl::StrCat("worker-", i), "rollout_worker", "r1rl-rollout-worker",
+                  {absl::StrCat("worker.id=worker-", i),
+                   absl::StrCat("worker.metrics_address=127.0.0.1:", *port),
+                   "worker.grpc_address=127.0.0.1:0",
+                   absl::StrCat("runtime.threads=", f.workers > 1 ? 1 : 0),
+                   absl::StrCat("runtime.blas_threads=",
+                                f.workers > 1 ? std::max(1, cores / f.workers) : 0),
+                   absl::StrCat("generation.seed=", cfg->GetInt("generation.seed") + 1000 * i)},
+                  *port);
+        !s.ok()) {
+      return fail_up(s);
+    }
+  }
+  std::ofstream(dir + "/cluster.json") << table.dump(2) << "\n";
+
+  // Up = every service answers /healthz (a dead one: its log's end, and down).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  for (const auto& s : table["services"]) {
+    while (true) {
+      if (metrics::HttpGet(s["metrics"], "/healthz", milliseconds(500)).ok()) break;
+      if (!Alive(s["pid"]) || std::chrono::steady_clock::now() > deadline) {
+        std::ifstream log(s["log"].get<std::string>());
+        std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+        std::cerr << "--- " << s["log"].get<std::string>() << " (end) ---\n"
+                  << text.substr(text.size() > 2000 ? text.size() - 2000 : 0) << "\n";
+        return fail_up(
+            absl::UnavailableError(absl::StrCat(s["name"].get<std::string>(), " did not come up")));
+      }
+      std::this_thread::sleep_for(milliseconds(100));
+    }
+  }
+  std::cout << absl::StrFormat(
+                   "cluster %s up: learner, %d graders, %d workers on loopback; logs in %s/logs, "
+                   "metrics.jsonl in %s\n",
+                   f.name, f.graders, f.workers, dir, dir)
+            << "  r1rl cluster status --name " << f.name << "\n  r1rl cluster down --name "
+            << f.name << "\n"
+            << std::flush;
+  if (!f.wait) return 0;
+  int status = 0;
+  waitpid(table["services"][0]["pid"].get<pid_t>(), &status, 0);
+  Down(f.name, true);
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  std::cout << "cluster " << f.name << ": learner exited with status " << code
+            << "; services stopped\n";
+  return code;
+}
+
+double Get(const metrics::Samples& s, const std::string& key) {
+  auto it = s.find(key);
+  return it == s.end() ? std::nan("") : it->second;
+}
+
+int Status(const ClusterFlags& f) {
+  auto table = ReadTable(f.name);
+  if (!table.ok()) return Fail("cluster status", table.status());
+  Json out = Json::array();
+  if (!f.json) {
+    std::cout << absl::StrFormat("%-10s %-7s %-5s %-7s %-8s %-6s %s\n", "SERVICE", "PID", "STATE",
+                                 "HEALTH", "VERSION", "LAG", "THROUGHPUT");
+  }
+  for (const auto& s : (*table)["services"]) {
+    const std::string kind = s["kind"];
+    const bool alive = Alive(s["pid"]);
+    auto health = metrics::HttpGet(s["metrics"], "/healthz", milliseconds(1000));
+    auto text = metrics::HttpGet(s["metrics"], "/metrics", milliseconds(2000));
+    const metrics::Samples m = text.ok() ? metrics::ParseText(*text) : metrics::Samples{};
+    double version = std::nan(""), lag = std::nan("");
+    std::string throughput;
+    if (kind == "learner") {
+      version = Get(m, "r1rl_learner_policy_version");
+      lag = Get(m, "r1rl_learner_sample_lag");
+      throughput = absl::StrFormat(
+          "%.1f samples/s, %.0f steps, %.0f workers, %.0f leases out, reward %.2f",
+          Get(m, "r1rl_learner_samples_per_second"), Get(m, "r1rl_learner_steps_total"),
+          Get(m, "r1rl_controller_state{quantity=\"workers\"}"),
+          Get(m, "r1rl_controller_state{quantity=\"leases_outstanding\"}"),
+          Get(m, "r1rl_learner_reward{component=\"total\"}"));
+    } else if (kind == "rollout_worker") {
+      version = Get(m, "r1rl_worker_policy_version");
+      lag = Get(m, "r1rl_worker_policy_lag");
+      throughput = absl::StrFormat("%.0f tokens/s, %.0f groups",
+                                   Get(m, "r1rl_worker_tokens_generated_total") /
+                                       Get(m, "r1rl_worker_generate_seconds_total"),
+                                   Get(m, "r1rl_worker_groups_pushed_total"));
+    } else {
+      lag = Get(m, "r1rl_grader_queue_depth");
+      throughput = absl::StrFormat("%.0f groups graded", Get(m, "r1rl_grader_groups_graded_total"));
+    }
+    if (f.json) {
+      Json j = s;
+      j["alive"] = alive;
+      j["healthy"] = health.ok();
+      j["policy_version"] = std::isnan(version) ? Json() : Json(version);
+      j["lag"] = std::isnan(lag) ? Json() : Json(lag);
+      j["throughput"] = throughput;
+      out.push_back(j);
+      continue;
+    }
+    auto num = [](double v) {
+      return std::isnan(v) ? std::string("-") : absl::StrFormat("%.0f", v);
+    };
+    std::cout << absl::StrFormat("%-10s %-7d %-5s %-7s %-8s %-6s %s\n",
+                                 s["name"].get<std::string>(), s["pid"].get<int>(),
+                                 alive ? "up" : "down", health.ok() ? "ok" : "-", num(version),
+                                 num(lag), text.ok() ? throughput : "-");
+  }
+  if (f.json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void RegisterCluster(CLI::App& root, CommandResult* result) {
+  auto flags = std::make_shared<ClusterFlags>();
+  CLI::App* cmd = root.add_subcommand(
+      "cluster", "Run the services as local processes on loopback: up, status, down, prompts");
+  cmd->require_subcommand(1);
+  CLI::App* up = cmd->add_subcommand(
+      "up", "Start a learner, graders and rollout workers (configs/cluster.yaml)");
+  flags->config.AddTo(up);
+  up->add_option("--workers", flags->workers, "Rollout worker processes")->capture_default_str();
+  up->add_option("--graders", flags->graders, "Reward grader processes")->capture_default_str();
+  up->add_flag("--wait", flags->wait, "Stay until the learner is done, then stop everything");
+  CLI::App* status = cmd->add_subcommand(
+      "status", "Every service: process, health, policy version, lag, throughput");
+  status->add_flag("--json", flags->json, "One JSON array instead of a table");
+  CLI::App* down =
+      cmd->add_subcommand("down", "Stop every service (workers, graders, then the learner)");
+  auto prompts = std::make_shared<std::pair<std::string, int>>("prompts.jsonl", 4096);
+  auto seed = std::make_shared<uint64_t>(1);
+  CLI::App* write = cmd->add_subcommand(
+      "prompts", "Write the demo task's prompts (learner.data) as `up` does, for a deployment");
+  write->add_option("--out", prompts->first, "JSONL file to write")->capture_default_str();
+  write->add_option("--count", prompts->second, "Prompts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  write->add_option("--seed", *seed, "generation.seed of the run")->capture_default_str();
+  write->callback([prompts, seed, result] {
+    auto s = demo::WritePrompts(prompts->first, *seed, prompts->second);
+    result->exit_code = s.ok() ? 0 : Fail("cluster prompts", s);
+    if (s.ok()) std::cout << prompts->second << " prompts in " << prompts->first << "\n";
+  });
+  for (CLI::App* c : {up, status, down})
+    c->add_option("--name", flags->name, "Cluster name (runs/<name>)")->capture_default_str();
+  up->callback([flags, result] { result->exit_code = Up(*flags); });
+  status->callback([flags, result] { result->exit_code = Status(*flags); });
+  down->callback([flags, result] { result->exit_code = Down(flags->name, false); });
+}
+
+}  // namespace r1rl::cli

@@ -1,0 +1,35 @@
+// Local processes for `r1rl cluster`: free loopback ports, detached children with their logs
+// in files, liveness, and a stop that escalates from SIGTERM to SIGKILL.
+#ifndef R1RL_CLI_CLUSTER_PROCESSES_H_
+#define R1RL_CLI_CLUSTER_PROCESSES_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace r1rl::cli {
+
+// A TCP port free on 127.0.0.1 now (bound, read, released: another process may still take it).
+absl::StatusOr<int> FreeLoopbackPort();
+
+// The folder of this executable (where the service binaries are built beside `r1rl`).
+std::string SelfDir();
+
+// Starts `argv` in a session of its own (so a terminal's Ctrl-C does not reach it), stdin
+// from /dev/null, stdout and stderr appended to `log_path`. Returns its pid.
+absl::StatusOr<pid_t> SpawnDetached(const std::vector<std::string>& argv,
+                                    const std::string& log_path);
+
+// Whether `pid` runs (a zombie does not count).
+bool Alive(pid_t pid);
+
+// SIGTERM, then SIGKILL after `grace`. True when it had to kill.
+bool Stop(pid_t pid, std::chrono::milliseconds grace);
+
+}  // namespace r1rl::cli
+
+#endif  // R1RL_CLI_CLUSTER_PROCESSES_H_

@@ -1,0 +1,286 @@
+#include "lib/config/config_schema.h"
+
+#include <sstream>
+
+namespace r1rl::config {
+namespace {
+
+std::vector<KeySpec> BuildSchema() {
+  using T = KeyType;
+  return {
+      // model
+      {"model.dir", T::kString, "\"\"",
+       "Folder of the policy checkpoint: config.json, *.safetensors (single or sharded), "
+       "tokenizer.json. Empty: the built-in demo model. Read at start-up."},
+      {"model.dtype", T::kString, "\"float32\"",
+       "Compute dtype of the policy: float32 (CPU), bfloat16 or float16 (GPU). Weights stored in "
+       "another dtype are converted on load. Read at start-up."},
+      {"model.device", T::kString, "\"cpu\"",
+       "Device of the policy: cpu, or cuda / cuda:N where LibTorch has CUDA. Read at start-up."},
+      // tokenizer
+      {"tokenizer.path", T::kString, "\"\"",
+       "tokenizer.json to use; empty: <model.dir>/tokenizer.json. Read at start-up."},
+      // prompt
+      {"prompt.format", T::kString, "\"r1-zero\"",
+       "How a question becomes a prompt: r1-zero (DeepSeek-R1-Zero's template), qwen-chat "
+       "(<|im_start|>role ... <|im_end|>), raw (the question as is)."},
+      {"prompt.system", T::kString, "\"\"",
+       "System message for qwen-chat; empty: the model family's default."},
+      // generation
+      {"generation.num_samples", T::kInt, "1",
+       "Samples per prompt (GRPO's group size G). Each finishes on its own."},
+      {"generation.max_new_tokens", T::kInt, "256",
+       "Most tokens sampled per completion; a completion that reaches it finishes with "
+       "finish_reason \"length\"."},
+      {"generation.temperature", T::kDouble, "1.0",
+       "Softmax temperature (> 0). The behaviour log-prob of each sampled token is taken under "
+       "the temperature-scaled distribution, before top-k/top-p truncation."},
+      {"generation.top_p", T::kDouble, "1.0",
+       "Nucleus sampling: keep the smallest set of tokens whose probability reaches top_p "
+       "(0 < top_p <= 1; 1 = off)."},
+      {"generation.top_k", T::kInt, "0", "Keep the k most likely tokens (0 = off)."},
+      {"generation.greedy", T::kBool, "false",
+       "Take the arg-max token (temperature, top_p and top_k are ignored)."},
+      {"generation.seed", T::kInt, "0",
+       "Seed of the sampler; the same seed, prompts and model give the same samples."},
+      {"generation.stop_strings", T::kStringList, "[]",
+       "A completion finishes (reason \"stop\") once its text contains one of these; the text "
+       "is cut after the stop string."},
+      {"generation.stop_token_ids", T::kIntList, "[]",
+       "Token ids that finish a completion (reason \"stop\"), in addition to the model's "
+       "eos_token_id(s)."},
+      {"generation.max_batch", T::kInt, "64",
+       "Most sequences decoded together in one batch (bounds KV-cache memory)."},
+      // grpo
+      {"grpo.steps", T::kInt, "100", "GRPO steps (one rollout batch each)."},
+      {"grpo.prompts_per_step", T::kInt, "32",
+       "Prompts per step; each gets generation.num_samples completions (the group)."},
+      {"grpo.eps_low", T::kDouble, "0.2", "Clip range below 1 of the importance ratio, in (0, 1)."},
+      {"grpo.eps_high", T::kDouble, "0.2",
+       "Clip range above 1; larger than eps_low is DAPO's clip-higher (e.g. 0.28)."},
+      {"grpo.beta", T::kDouble, "0.001",
+       "KL coefficient to the frozen reference policy (0: no reference is kept)."},
+      {"grpo.kl_estimator", T::kString, "\"k3\"",
+       "KL estimator: k1 (log-ratio), k2 (squared log-ratio / 2), k3 (exp(r-l) - (r-l) - 1, "
+       "GRPO's)."},
+      {"grpo.kl_in_reward", T::kBool, "false",
+       "Fold beta * KL into the reward before the advantages instead of adding it to the loss."},
+      {"grpo.loss_aggregation", T::kString, "\"seq-mean-token-mean\"",
+       "seq-mean-token-mean (GRPO), token-mean (DAPO), seq-mean-token-sum-norm (Dr. GRPO: "
+       "token sums divided by grpo.max_response_length)."},
+      {"grpo.max_response_length", T::kInt, "0",
+       "The constant of seq-mean-token-sum-norm; 0: generation.max_new_tokens."},
+      {"grpo.scale_rewards", T::kBool, "true",
+       "Divide advantages by the group's reward std; false is Dr. GRPO."},
+      {"grpo.dynamic_sampling", T::kBool, "false",
+       "DAPO dynamic sampling: drop groups whose rewards are all equal and draw more prompts "
+       "until the step is full (the count dropped is logged as groups_dropped)."},
+      {"grpo.overlong_cache_length", T::kInt, "0",
+       "DAPO soft overlong penalty: completions longer than max_new_tokens minus this lose up "
+       "to 1 reward, linearly (0 = off)."},
+      {"grpo.tis_cap", T::kDouble, "0.0",
+       "Truncated importance sampling: cap of exp(old - behaviour) when the ratio is taken "
+       "against the learner's recomputed log-probs (0 = off)."},
+      {"grpo.sequence_ratio", T::kBool, "false",
+       "GSPO: one importance ratio per sequence (geometric mean of its token ratios)."},
+      {"grpo.ppo_epochs", T::kInt, "1", "Passes over each rollout batch."},
+      {"grpo.mini_batches", T::kInt, "1", "Optimizer steps per pass (the batch split evenly)."},
+      {"grpo.micro_batch_size", T::kInt, "0",
+       "Rows per forward/backward, gradients accumulated over a mini-batch (0: a whole "
+       "mini-batch)."},
+      {"grpo.ref_update_every", T::kInt, "0",
+       "Replace the reference by the current policy every this many steps (0 = never; R1: 400)."},
+      {"grpo.max_policy_lag", T::kInt, "0",
+       "Steps the sampler may run ahead of the learner (0: on-policy, the sampler waits)."},
+      // optimizer
+      {"optim.lr", T::kDouble, "3e-6", "Peak learning rate of AdamW."},
+      {"optim.warmup_steps", T::kInt, "0", "Linear warmup, in optimizer steps."},
+      {"optim.schedule", T::kString, "\"constant\"",
+       "After warmup: constant, cosine or linear decay."},
+      {"optim.min_lr_ratio", T::kDouble, "0.0", "Floor of the decay, as a fraction of optim.lr."},
+      {"optim.decay_start", T::kDouble, "0.0",
+       "The decay starts at this fraction of the run (0: right after warmup)."},
+      {"optim.weight_decay", T::kDouble, "0.0", "AdamW's decoupled weight decay."},
+      {"optim.max_grad_norm", T::kDouble, "1.0", "Global gradient-norm clip (<= 0: off)."},
+      // reward
+      {"reward.accuracy_weight", T::kDouble, "1.0",
+       "Weight of the accuracy component (math, exact, choice or code)."},
+      {"reward.format_weight", T::kDouble, "1.0",
+       "Weight of the format component (0: not computed)."},
+      {"reward.language_weight", T::kDouble, "0.0",
+       "Weight of language consistency of the chain of thought (R1; 0: not computed)."},
+      {"reward.format_style", T::kString, "\"r1-zero\"",
+       "r1-zero: <think>…</think><answer>…</answer>; r1-chat: <think>…</think> then the answer."},
+      {"reward.format_partial_credit", T::kBool, "false",
+       "Format scores the share of its checks passed."},
+      {"reward.language", T::kString, "\"en\"",
+       "Target language of the chain of thought (a row's \"language\" overrides it)."},
+      {"reward.cas_timeout_ms", T::kInt, "1000", "Time limit of one symbolic (GiNaC) comparison."},
+      {"reward.cas_workers", T::kInt, "2",
+       "CAS helper processes (concurrent symbolic comparisons)."},
+      {"reward.code_all_or_nothing", T::kBool, "false",
+       "Code: 1 only when every test passes (else the share passed)."},
+      {"reward.code_cpu_seconds", T::kDouble, "2.0", "Code: CPU seconds per test run."},
+      {"reward.code_wall_seconds", T::kDouble, "5.0", "Code: wall seconds per test run."},
+      {"reward.code_memory_mb", T::kInt, "1024", "Code: address-space limit per test run, MiB."},
+      // grader (the r1rl-reward-grader service)
+      {"grader.input", T::kString, "\"tcp://127.0.0.1:5556\"",
+       "ZeroMQ endpoint rollout groups are pulled from."},
+      {"grader.input_bind", T::kBool, "false", "Bind grader.input (else connect to it)."},
+      {"grader.output", T::kString, "\"tcp://127.0.0.1:5557\"",
+       "ZeroMQ endpoint graded groups are pushed to."},
+      {"grader.output_bind", T::kBool, "false", "Bind grader.output (else connect to it)."},
+      {"grader.grpc_address", T::kString, "\"0.0.0.0:50053\"",
+       "gRPC health checking and r1rl.v1.RewardGrader (port 0: any free port)."},
+      {"grader.metrics_address", T::kString, "\"0.0.0.0:9103\"",
+       "Prometheus /metrics (port 0: any free port)."},
+      {"grader.threads", T::kInt, "2", "Grading threads."},
+      {"grader.max_message_bytes", T::kInt, "16777216",
+       "Larger messages are counted as oversized and dropped."},
+      {"grader.id", T::kString, "\"\"",
+       "This replica's name in status and graded groups (\"\": hostname-pid)."},
+      // worker (the r1rl-rollout-worker service)
+      {"worker.controller", T::kString, "\"127.0.0.1:50051\"",
+       "The controller's gRPC address (host:port)."},
+      {"worker.output", T::kString, "\"tcp://127.0.0.1:5555\"",
+       "The controller's rollouts endpoint (ZeroMQ PUSH connects)."},
+      {"worker.model", T::kString, "\"\"",
+       "Model folder: config.json, safetensors, tokenizer.json."},
+      {"worker.id", T::kString, "\"\"", "This worker's name (\"\": the controller names it)."},
+      {"worker.prompts_per_lease", T::kInt, "8", "Prompts leased and sampled together."},
+      {"worker.exit_when_done", T::kBool, "false",
+       "Exit once the controller's dataset is exhausted."},
+      {"worker.metrics_address", T::kString, "\"0.0.0.0:9102\"",
+       "Prometheus /metrics (port 0: any free port)."},
+      {"worker.grpc_address", T::kString, "\"0.0.0.0:50052\"",
+       "gRPC Status and grpc.health.v1 (port 0: any free port)."},
+      {"worker.lease_wait_ms", T::kInt, "2000",
+       "LeasePrompts long poll: how long the controller may hold a request with nothing to grant "
+       "(0..30000)."},
+      // learner (the r1rl-learner service: controller + GRPO trainer)
+      {"learner.data", T::kString, "\"\"",
+       "Prompts, JSONL: {\"prompt\": ..., \"reward\": {...}, \"id\": ...} per line."},
+      {"learner.model", T::kString, "\"\"",
+       "The initial policy: config.json, safetensors, tokenizer.json."},
+      {"learner.run_dir", T::kString, "\"runs/cluster\"",
+       "RocksDB buffer, metrics.jsonl, endpoints.json and checkpoints go here."},
+      {"learner.grpc_address", T::kString, "\"0.0.0.0:50051\"",
+       "Controller and Admin gRPC (workers connect)."},
+      {"learner.rollouts_address", T::kString, "\"tcp://0.0.0.0:5555\"",
+       "ZeroMQ PULL bound for workers' rollout groups."},
+      {"learner.graders_address", T::kString, "\"tcp://0.0.0.0:5556\"",
+       "ZeroMQ PUSH bound: graders PULL groups to grade."},
+      {"learner.ingest_address", T::kString, "\"tcp://0.0.0.0:5557\"",
+       "ZeroMQ PULL bound for graded groups."},
+      {"learner.metrics_address", T::kString, "\"0.0.0.0:9101\"",
+       "Prometheus /metrics (port 0: any free port)."},
+      {"learner.lease_seconds", T::kDouble, "120",
+       "A lease not answered in this time is granted again."},
+      {"learner.epochs", T::kInt, "0", "Passes over learner.data (0: as many as grpo.steps need)."},
+      {"learner.checkpoint_every", T::kInt, "10",
+       "Save checkpoints/step-N every this many steps (0: final only; a crash then loses the "
+       "run)."},
+      {"learner.checkpoint_keep", T::kInt, "3",
+       "Keep the newest this many checkpoints/step-N (checkpoints/final is always kept)."},
+      {"learner.resume", T::kBool, "true",
+       "Continue from the newest checkpoint's resume point in learner.run_dir's buffer (policy, "
+       "optimizer, step, dataset position)."},
+      // sft
+      {"sft.lr", T::kDouble, "5e-4",
+       "Peak learning rate of supervised fine-tuning (cosine to 10%)."},
+      {"sft.steps", T::kInt, "40", "SFT optimizer steps."},
+      {"sft.batch_size", T::kInt, "32", "SFT examples per step."},
+      {"sft.examples", T::kInt, "300", "Demo: cold-start examples generated for SFT."},
+      // demo
+      {"demo.run_dir", T::kString, "\"runs/demo\"",
+       "Run folder: config.yaml, metrics.jsonl, checkpoints/, plot.svg, summary.txt."},
+      {"demo.seed", T::kInt, "1", "Seed of the task's splits, the model's init and the data."},
+      {"demo.base_checkpoint", T::kString, "\"\"",
+       "Load the base model from this folder (written by `r1rl demo --pretrain DIR`) instead "
+       "of pre-training (\"\": pre-train). configs/demo.yaml names the shipped "
+       "assets/demo-base, looked up in the working directory, then the source tree."},
+      {"demo.pretrain_steps", T::kInt, "800", "Pre-training steps of 128 texts."},
+      {"demo.pretrain_lr", T::kDouble, "3e-3", "Pre-training peak learning rate (cosine to 10%)."},
+      {"demo.mix_scratchpad", T::kDouble, "0.30",
+       "Pre-training mixture: share of texts with the correct written scratchpad."},
+      {"demo.mix_corrupted", T::kDouble, "0.05",
+       "Pre-training mixture: share of scratchpads with one wrong column (carried into the "
+       "answer)."},
+      {"demo.mix_direct", T::kDouble, "0.55",
+       "Pre-training mixture: share answering at once after an empty <think></think>; "
+       "untagged answers take the rest."},
+      {"demo.sft_scratchpad_share", T::kDouble, "0.4",
+       "Share of cold-start SFT examples that write the scratchpad (the rest answer with an "
+       "empty think); all are correctly formatted."},
+      {"demo.eval_every", T::kInt, "10", "Greedy held-out evaluation every this many GRPO steps."},
+      {"demo.select_best", T::kBool, "true",
+       "The final checkpoint is the one with the best validation accuracy (a split kept apart "
+       "from the test problems)."},
+      {"demo.test_problems", T::kInt, "256", "Held-out test problems (never trained on)."},
+      {"demo.validation_problems", T::kInt, "128",
+       "Held-out validation problems (checkpoint choice)."},
+      // runtime
+      {"runtime.threads", T::kInt, "0",
+       "Intra-op CPU threads for LibTorch; 0 = automatic: 1 when a multi-threaded OpenBLAS "
+       "does the matrix products (the two thread pools would otherwise contend for the same "
+       "cores), else one per core."},
+      {"runtime.blas_threads", T::kInt, "0",
+       "OpenBLAS threads; 0 = its default (one per core). For processes sharing the cores: "
+       "`r1rl cluster up` gives each of N rollout workers cores / N."},
+      {"runtime.log_level", T::kString, "\"info\"", "trace, debug, info, warn, error."},
+  };
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& Schema() {
+  static const std::vector<KeySpec>* schema = new std::vector<KeySpec>(BuildSchema());
+  return *schema;
+}
+
+const KeySpec* FindKey(const std::string& path) {
+  for (const KeySpec& spec : Schema()) {
+    if (spec.path == path) return &spec;
+  }
+  return nullptr;
+}
+
+const char* KeyTypeName(KeyType type) {
+  switch (type) {
+    case KeyType::kBool:
+      return "bool";
+    case KeyType::kInt:
+      return "int";
+    case KeyType::kDouble:
+      return "float";
+    case KeyType::kString:
+      return "string";
+    case KeyType::kStringList:
+      return "list of strings";
+    case KeyType::kIntList:
+      return "list of ints";
+  }
+  return "?";
+}
+
+std::string SchemaMarkdown() {
+  std::ostringstream out;
+  out << "# Configuration reference\n\n"
+      << "One format for the whole project: YAML files (see `configs/`) plus "
+         "`--set key.path=value` overrides on the command line, applied in that order. "
+         "Unknown keys and values of the wrong type are rejected with the key's name.\n"
+         "This page is generated by `r1rl config --docs`; a test checks it is current.\n";
+  std::string section;
+  for (const KeySpec& spec : Schema()) {
+    std::string head = spec.path.substr(0, spec.path.find('.'));
+    if (head != section) {
+      section = head;
+      out << "\n## " << section << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
+    }
+    out << "| `" << spec.path << "` | " << KeyTypeName(spec.type) << " | `" << spec.default_value
+        << "` | " << spec.doc << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace r1rl::config

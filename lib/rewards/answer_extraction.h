@@ -1,0 +1,37 @@
+// Finding the final answer in a model's response, the way math graders for R1-style
+// training read it. Torch-free, pure functions.
+//
+//   ExtractAnswer("... so the answer is $\\boxed{\\frac{14}{3}}$.")  -> "\\frac{14}{3}"
+//   ExtractAnswer("<think>…</think><answer>42</answer>")              -> "42"
+//   ExtractAnswer("...\n#### 1,000")                                  -> "1,000"
+//
+// Order of preference: the last <answer>…</answer> part (and, inside it, its last \boxed{}
+// when it has one); the last \boxed{…} or \fbox{…} (nested braces, and the brace-less
+// "\boxed 5"); the last "The answer is …" / "final answer is …" sentence; GSM8K's "#### N".
+#ifndef R1RL_LIB_REWARDS_ANSWER_EXTRACTION_H_
+#define R1RL_LIB_REWARDS_ANSWER_EXTRACTION_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace r1rl::reward {
+
+// Where the answer was found (reported with every grade, for reward-integrity metrics).
+enum class AnswerSource { kNone, kAnswerTag, kBoxed, kAnswerIs, kHashes };
+const char* AnswerSourceName(AnswerSource source);
+
+struct ExtractedAnswer {
+  std::string text;  // trimmed; empty when source == kNone
+  AnswerSource source = AnswerSource::kNone;
+};
+
+ExtractedAnswer ExtractAnswer(std::string_view response);
+
+// The content of the last \boxed{…} / \fbox{…} in `text` (nested braces balanced), or
+// nullopt when there is none or its braces never close.
+std::optional<std::string> LastBoxed(std::string_view text);
+
+}  // namespace r1rl::reward
+
+#endif  // R1RL_LIB_REWARDS_ANSWER_EXTRACTION_H_

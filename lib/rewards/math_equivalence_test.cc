@@ -1,0 +1,315 @@
+// The math grader, case by case: answer extraction, normalisation, and a table of
+// hand-written equivalence cases (positive and negative), plus the CAS time limit.
+#include "lib/rewards/math_equivalence.h"
+
+#include <chrono>
+
+#include "gtest/gtest.h"
+#include "lib/rewards/answer_extraction.h"
+#include "lib/rewards/latex_normalize.h"
+#include "lib/rewards/latex_to_cas.h"
+
+namespace r1rl::reward {
+namespace {
+
+TEST(AnswerExtraction, FindsTheFinalAnswer) {
+  struct Case {
+    const char* response;
+    const char* answer;
+    AnswerSource source;
+  };
+  const Case cases[] = {
+      {"so $x = \\boxed{\\frac{14}{3}}$.", "\\frac{14}{3}", AnswerSource::kBoxed},
+      {"first \\boxed{1} then \\boxed{2}", "2", AnswerSource::kBoxed},
+      {"nested \\boxed{\\frac{\\sqrt{2}}{2}} end", "\\frac{\\sqrt{2}}{2}", AnswerSource::kBoxed},
+      {"\\fbox{7}", "7", AnswerSource::kBoxed},
+      {"the value is \\boxed 5 indeed", "5", AnswerSource::kBoxed},
+      {"\\boxed {12}", "12", AnswerSource::kBoxed},
+      {"a set \\boxed{\\{1,2\\}}", "\\{1,2\\}", AnswerSource::kBoxed},
+      {"<think>\\boxed{3}</think><answer> 42 </answer>", "42", AnswerSource::kAnswerTag},
+      {"<think>..</think><answer>so \\boxed{9}</answer>", "9", AnswerSource::kAnswerTag},
+      {"<answer>$\\frac12$</answer>", "\\frac12", AnswerSource::kAnswerTag},
+      {"Thus the answer is 17.", "17", AnswerSource::kAnswerIs},
+      {"The final answer is $\\frac{3}{4}$.\nThanks", "\\frac{3}{4}", AnswerSource::kAnswerIs},
+      {"THE ANSWER IS: 8", "8", AnswerSource::kAnswerIs},
+      {"Janet makes 18.\n#### 18", "18", AnswerSource::kHashes},
+      {"#### 1,000", "1,000", AnswerSource::kHashes},
+      {"no answer here", "", AnswerSource::kNone},
+      {"\\boxed{unclosed", "", AnswerSource::kNone},
+      {"\\boxedfoo{1}", "", AnswerSource::kNone},
+  };
+  for (const Case& c : cases) {
+    ExtractedAnswer got = ExtractAnswer(c.response);
+    EXPECT_EQ(got.text, c.answer) << c.response;
+    EXPECT_EQ(got.source, c.source) << c.response;
+  }
+}
+
+TEST(Normalize, Forms) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"$\\dfrac{1}{2}$", "\\frac{1}{2}"},
+      {"\\tfrac12", "\\frac{1}{2}"},
+      {"\\frac1{2}", "\\frac{1}{2}"},
+      {"\\sqrt2", "\\sqrt{2}"},
+      {"10\\%", "10"},
+      {"1,000.50", "1000.5"},
+      {"1{,}000", "1000"},
+      {"x = 3", "x=3"},
+      {"90^\\circ", "90"},
+      {"90^{\\circ}", "90"},
+      {"5 \\text{ cm}^2", "5"},
+      {"\\text{Monday}", "Monday"},
+      {"\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})"},
+      {"\\$18.00", "18"},
+      {"0.500", "0.5"},
+      {".5", "0.5"},
+      {"\\displaystyle 7.", "7"},
+      {"\u22123", "-3"},
+      {"2\u03c0", "2\\pi"},
+      {"\\pi r^2", "\\pi r^2"},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(NormalizeAnswer(in), want) << in;
+}
+
+TEST(LatexToCas, Translates) {
+  EXPECT_EQ(*LatexToCas("\\frac{1}{2}\\sqrt{3}"), "((1)/(2))*sqrt(3)");
+  EXPECT_EQ(*LatexToCas("2x^{2}+3x"), "2*x^(2)+3*x");
+  EXPECT_EQ(*LatexToCas("\\sqrt[3]{2}"), "(2)^(1/(3))");
+  EXPECT_EQ(*LatexToCas("0.25\\pi"), "(025/100)*Pi");
+  EXPECT_EQ(*LatexToCas("3+4i"), "3+4*I");
+  EXPECT_EQ(*LatexToCas("a_1b_{2}"), "a_1*b_2");
+  EXPECT_FALSE(LatexToCas("\\infty").has_value());
+  EXPECT_FALSE(LatexToCas("1,2").has_value());
+  EXPECT_FALSE(LatexToCas("\\frac{1}{").has_value());
+}
+
+struct EqCase {
+  const char* reference;
+  const char* predicted;
+  bool equivalent;
+};
+
+// Hand-written cases: the forms graders meet in R1-style training on MATH and GSM8K.
+const EqCase kCases[] = {
+    // integers and decimals
+    {"3", "3", true},
+    {"3", "3.0", true},
+    {"3", "03", true},
+    {"3", "3.00", true},
+    {"3", "4", false},
+    {"3", "-3", false},
+    {"-3", "- 3", true},
+    {"0", "0.0", true},
+    {"1000", "1,000", true},
+    {"1000000", "1,000,000", true},
+    {"1000", "1{,}000", true},
+    {"1000", "10000", false},
+    {"2.5", "2.50", true},
+    {"2.5", "2.51", false},
+    {"0.5", ".5", true},
+    {"12", "12.", true},
+    {"18", "\\$18", true},
+    {"18", "$18.00", true},
+    {"18", "18 dollars", false},
+    // fractions
+    {"\\frac{1}{2}", "0.5", true},
+    {"\\frac{1}{2}", "1/2", true},
+    {"\\frac{1}{2}", "\\dfrac{1}{2}", true},
+    {"\\frac{1}{2}", "\\tfrac12", true},
+    {"\\frac{1}{2}", "\\frac{2}{4}", true},
+    {"\\frac{1}{2}", "\\frac{2}{1}", false},
+    {"\\frac{14}{3}", "4.6667", true},
+    {"\\frac{14}{3}", "14/3", true},
+    {"\\frac{14}{3}", "\\frac{3}{14}", false},
+    {"-\\frac{1}{3}", "\\frac{-1}{3}", true},
+    {"-\\frac{1}{3}", "\\frac{1}{3}", false},
+    {"\\frac{3}{4}", "75\\%", false},
+    {"\\frac{7}{2}", "3\\frac{1}{2}", false},
+    // radicals
+    {"\\sqrt{2}", "\\sqrt2", true},
+    {"2\\sqrt{2}", "\\sqrt{8}", true},
+    {"\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}", true},
+    {"\\sqrt{3}", "1.7320508", true},
+    {"\\sqrt{3}", "1.73", false},
+    {"3\\sqrt{2}", "\\sqrt{18}", true},
+    {"\\sqrt{2}", "\\sqrt{3}", false},
+    {"\\sqrt[3]{8}", "2", true},
+    {"\\sqrt[3]{2}", "2^{1/3}", true},
+    {"5\\sqrt{5}", "\\sqrt{125}", true},
+    {"\\frac{5\\sqrt{3}}{3}", "\\frac{5}{\\sqrt{3}}", true},
+    {"2+\\sqrt{3}", "\\sqrt{3}+2", true},
+    {"2-\\sqrt{3}", "\\sqrt{3}-2", false},
+    // pi and constants
+    {"2\\pi", "2\\pi", true},
+    {"2\\pi", "\\pi\\cdot 2", true},
+    {"\\frac{\\pi}{2}", "\\frac12\\pi", true},
+    {"\\frac{\\pi}{2}", "1.5707963", true},
+    {"\\pi", "3.14", false},
+    {"4\\pi", "2\\pi", false},
+    {"18\\pi", "18 \\pi", true},
+    {"\\frac{9\\pi}{2}", "4.5\\pi", true},
+    // degrees, percent, units
+    {"90", "90^\\circ", true},
+    {"90^\\circ", "90", true},
+    {"30", "30^{\\circ}", true},
+    {"45", "45\\%", true},
+    {"5", "5 \\text{ cm}", true},
+    {"12", "12\\text{ inches}", true},
+    {"6", "6 \\mbox{ square units}", true},
+    {"25", "25 \\text{ cm}^2", true},
+    {"25", "26 \\text{ cm}^2", false},
+    // algebraic expressions
+    {"x^2+2x+1", "(x+1)^2", true},
+    {"x^2+2x+1", "(x+1)^{2}", true},
+    {"x^2-1", "(x-1)(x+1)", true},
+    {"x^2-1", "(x-1)^2", false},
+    {"2x+3", "3+2x", true},
+    {"2x+3", "2x-3", false},
+    {"\\frac{x+1}{x}", "1+\\frac{1}{x}", true},
+    {"\\frac{1}{x-1}", "\\frac{1}{1-x}", false},
+    {"a^2b", "ba^2", true},
+    {"6x^3", "6x^{3}", true},
+    {"3x^2-6x", "3x(x-2)", true},
+    {"x^3", "x^2", false},
+    {"\\frac{a}{b}", "a/b", true},
+    {"-x+1", "1-x", true},
+    {"\\frac{1}{2}x", "\\frac{x}{2}", true},
+    {"x+y", "y+x", true},
+    {"xy", "yx", true},
+    {"2^{10}", "1024", true},
+    {"2^{-1}", "0.5", true},
+    {"3^4", "81", true},
+    {"3^4", "64", false},
+    // equations and "var ="
+    {"3", "x=3", true},
+    {"x=3", "3", true},
+    {"y=2x+3", "y = 2x + 3", true},
+    {"y=2x+3", "2x - y + 3 = 0", true},
+    {"y=2x+3", "y=3x+2", false},
+    {"x+y=1", "2x+2y=2", true},
+    {"x+y=1", "x-y=1", false},
+    {"k=-2", "-2", true},
+    // complex numbers
+    {"3+4i", "4i+3", true},
+    {"3+4i", "3-4i", false},
+    {"1+i", "i+1", true},
+    {"2i", "2 i", true},
+    {"-1", "i^2", true},
+    // tuples, points, vectors
+    {"(3,\\frac{\\pi}{2})", "\\left( 3, \\frac{\\pi}{2} \\right)", true},
+    {"(1,2)", "(2,1)", false},
+    {"(1,2)", "(1, 2)", true},
+    {"(1,2,3)", "(1,2)", false},
+    {"(0.5,1)", "(\\frac12, 1)", true},
+    {"(-2,3)", "(-2, 3)", true},
+    {"(-2,3)", "(2,-3)", false},
+    {"(1,-1,2)", "(1, -1, 2)", true},
+    // intervals
+    {"(1,2]", "(1, 2]", true},
+    {"(1,2]", "(1,2)", false},
+    {"[0,\\infty)", "[0, \\infty)", true},
+    {"(-\\infty,3)", "(-\\infty, 3)", true},
+    {"(-\\infty,3)", "(-\\infty,3]", false},
+    {"[-2,5]", "[-2, 5]", true},
+    {"(-\\infty,0)\\cup(1,\\infty)", "(1,\\infty)\\cup(-\\infty,0)", true},
+    {"(-\\infty,0)\\cup(1,\\infty)", "(-\\infty,0)\\cup[1,\\infty)", false},
+    // sets and lists (order-free)
+    {"\\{1,2\\}", "\\{2,1\\}", true},
+    {"\\{1,2\\}", "\\{1,3\\}", false},
+    {"\\{1,2\\}", "\\{1,2,3\\}", false},
+    {"1,2", "2,1", true},
+    {"1,2", "2, 1", true},
+    {"-1,3", "3, -1", true},
+    {"-1,3", "1, 3", false},
+    {"\\frac{1}{2},3", "3,0.5", true},
+    {"1,2,3", "\\{3,2,1\\}", true},
+    {"2,-3", "(2,-3)", true},
+    {"1\\pm\\sqrt{2}", "1\\pm\\sqrt{2}", true},
+    // matrices
+    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}",
+     true},
+    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\begin{pmatrix}1&3\\\\2&4\\end{pmatrix}", false},
+    {"\\begin{pmatrix}\\frac12\\\\0\\end{pmatrix}", "\\begin{pmatrix}0.5\\\\0\\end{pmatrix}", true},
+    {"\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1&2\\end{pmatrix}", false},
+    // multiple choice
+    {"A", "A", true},
+    {"A", "(A)", true},
+    {"(B)", "B", true},
+    {"\\text{(C)}", "C", true},
+    {"C", "(c)", true},
+    {"D", "E", false},
+    {"A", "B", false},
+    {"\\textbf{(E)}", "E", true},
+    // words
+    {"\\text{Monday}", "Monday", true},
+    {"\\text{Monday}", "monday", true},
+    {"\\text{even}", "odd", false},
+    {"\\text{yes}", "Yes", true},
+    // trig and logs
+    {"\\sin(x)", "\\sin x", true},
+    {"\\ln 2", "\\log(2)", true},
+    {"\\frac{\\sqrt{3}}{2}", "\\cos(\\frac{\\pi}{6})", true},
+    {"2\\ln 2", "\\ln 4", true},
+    {"\\ln 2", "\\ln 3", false},
+    // garbage and empties
+    {"5", "", false},
+    {"5", "five", false},
+    {"5", "\\boxed{", false},
+    {"\\frac{1}{2}", "\\frac{1}{", false},
+    {"x^2", "x^", false},
+    {"7", "7, 7", false},
+    {"(1,2)", "", false},
+    // bases and subscripts as written (string equality)
+    {"1011_2", "1011_2", true},
+    {"1011_2", "1011_3", false},
+    {"a_1", "a_1", true},
+    // more numbers
+    {"-0.25", "-\\frac{1}{4}", true},
+    {"100", "1e2", false},
+    {"\\frac{100}{3}", "33.333333", true},
+    {"2017", "2017", true},
+    {"2017", "2,017", true},
+    {"12.5", "\\frac{25}{2}", true},
+    {"\\frac{25}{2}", "12\\frac12", false},
+    {"17", "17.0001", true},
+    {"17", "17.01", false},
+};
+
+TEST(MathEquivalence, HandWrittenTable) {
+  CasPool cas(1);
+  MathJudge judge(&cas);
+  int failures = 0, positives = 0;
+  for (const EqCase& c : kCases) {
+    MathJudgement j = judge.Judge(c.reference, c.predicted);
+    positives += c.equivalent;
+    if (j.equivalent != c.equivalent) {
+      ++failures;
+      ADD_FAILURE() << "[" << c.reference << "] vs [" << c.predicted << "]: got " << j.equivalent
+                    << " (" << j.how << "), want " << c.equivalent;
+    }
+  }
+  const int n = static_cast<int>(sizeof(kCases) / sizeof(kCases[0]));
+  std::cout << n << " cases (" << positives << " equivalent, " << n - positives << " not), "
+            << failures << " wrong\n";
+  EXPECT_GE(n, 150);
+}
+
+TEST(Cas, TimeLimitHoldsAndTheHelperComesBack) {
+  CasPool cas(1);
+  // Expanding this takes far longer than the limit.
+  CasQuery slow{CasMode::kExpression, "(x+y+z+1)^120", "(x+y+z+2)^120"};
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(cas.Compare(slow, absl::Milliseconds(200)), CasVerdict::kTimeout);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 2.0);
+  EXPECT_EQ(cas.timeouts(), 1);
+  // The next call gets a fresh helper and works.
+  EXPECT_EQ(cas.Compare({CasMode::kExpression, "2*x", "x+x"}, absl::Seconds(5)),
+            CasVerdict::kEqual);
+  EXPECT_EQ(cas.Compare({CasMode::kExpression, "((", "1"}, absl::Seconds(5)),
+            CasVerdict::kUnparsable);
+}
+
+}  // namespace
+}  // namespace r1rl::reward

@@ -1,0 +1,53 @@
+#include "lib/runtime/service_main.h"
+
+#include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+namespace r1rl::runtime {
+namespace {
+std::atomic<bool>* g_stop = nullptr;
+}  // namespace
+
+ServiceStart StartService(int argc, char** argv, const std::string& name,
+                          const std::string& description) {
+  CLI::App app{name + ": " + description};
+  std::vector<std::string> files, overrides;
+  app.add_option("--config", files, "YAML config file (repeatable)");
+  app.add_option("--set", overrides, "key.path=value override (repeatable)");
+  ServiceStart start;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    start.exit_code = app.exit(e);
+    return start;
+  }
+  auto cfg = config::Config::Load(files, overrides);
+  if (!cfg.ok()) {
+    start.exit_code = FailService(name, cfg.status());
+    return start;
+  }
+  spdlog::set_default_logger(spdlog::stderr_color_mt(name));
+  spdlog::set_level(spdlog::level::from_str(cfg->GetString("runtime.log_level")));
+  signal(SIGPIPE, SIG_IGN);
+  start.config = std::move(*cfg);
+  return start;
+}
+
+int FailService(const std::string& name, const absl::Status& status, int code) {
+  std::cerr << name << ": " << status.message() << "\n";
+  return code;
+}
+
+void StopOnSignals(std::atomic<bool>* stop) {
+  g_stop = stop;
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop->store(true); };
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+}  // namespace r1rl::runtime

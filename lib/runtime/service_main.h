@@ -1,0 +1,37 @@
+// The start of every service binary's main(): --config/--set parsed and loaded, logs on
+// stderr at runtime.log_level under the binary's name, SIGPIPE ignored (a closed socket is
+// not fatal). Torch-free.
+//
+//   auto start = StartService(argc, argv, "r1rl-learner", "controller and GRPO trainer");
+//   if (!start.config) return start.exit_code;   // --help, bad flags, bad config (2)
+//   ...
+//   if (!options.ok()) return FailService("r1rl-learner", options.status());
+#ifndef R1RL_LIB_RUNTIME_SERVICE_MAIN_H_
+#define R1RL_LIB_RUNTIME_SERVICE_MAIN_H_
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "lib/config/config.h"
+
+namespace r1rl::runtime {
+
+struct ServiceStart {
+  std::optional<config::Config> config;  // absent: main returns exit_code
+  int exit_code = 0;
+};
+
+ServiceStart StartService(int argc, char** argv, const std::string& name,
+                          const std::string& description);
+
+// Prints "<name>: <message>" on stderr and returns `code` (2: bad input).
+int FailService(const std::string& name, const absl::Status& status, int code = 2);
+
+// SIGTERM and SIGINT set *stop (which must outlive the process's signal handling).
+void StopOnSignals(std::atomic<bool>* stop);
+
+}  // namespace r1rl::runtime
+
+#endif  // R1RL_LIB_RUNTIME_SERVICE_MAIN_H_
