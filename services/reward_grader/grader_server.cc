@@ -18,58 +18,31 @@
 #include "lib/metrics/metrics.h"
 #include "lib/rewards/sandbox.h"
 #include "lib/runtime/blocking_queue.h"
+#include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/grader.grpc.pb.h"
+#include "services/reward_grader/grader_metrics.h"
 #include "services/reward_grader/group_grading.h"
 
 namespace r1rl::reward {
 
 using Clock = std::chrono::steady_clock;
 
-struct GraderServer::State : public v1::RewardGrader::Service {
+struct GraderServer::State : public v1::RewardGrader::Service, public GraderMetrics {
   GraderServerOptions options;
   std::unique_ptr<Grader> grader;
   zmq::context_t context{1};
   std::unique_ptr<zmq::socket_t> pull, push;
+  std::unique_ptr<transport::Pump> pump;  // pull -> incoming
   runtime::BlockingQueue<std::string> incoming{4}, outgoing{16};
   std::vector<std::thread> threads;
   std::unique_ptr<grpc::Server> grpc_server;
   int grpc_port = 0;
-  std::atomic<bool> receiving{true};
   std::atomic<int64_t> received{0}, graded{0}, samples{0};
   mutable std::mutex mu;
   std::map<std::string, int64_t> dropped;
   Clock::time_point started = Clock::now();
   bool shut_down = false;
 
-  // Prometheus metrics.
-  metrics::Registry registry;
-  metrics::Counter& m_received =
-      registry
-          .AddCounter("r1rl_grader_groups_received_total",
-                      "Rollout groups taken in (ZeroMQ and the Grade RPC).")
-          .Add({});
-  metrics::Counter& m_graded =
-      registry.AddCounter("r1rl_grader_groups_graded_total", "Rollout groups graded and passed on.")
-          .Add({});
-  metrics::Counter& m_samples =
-      registry.AddCounter("r1rl_grader_samples_graded_total", "Samples graded.").Add({});
-  metrics::Family<metrics::Counter>& m_dropped =
-      registry.AddCounter("r1rl_grader_dropped_total", "Messages dropped, by reason.");
-  metrics::Histogram& m_latency =
-      registry
-          .AddHistogram("r1rl_grader_group_seconds", "Time to grade one group.",
-                        metrics::ExponentialBuckets(0.0001, 4, 10))
-          .Add({});
-  metrics::Family<metrics::Histogram>& m_reward =
-      registry.AddHistogram("r1rl_grader_sample_reward", "Reward components of graded samples.",
-                            metrics::LinearBuckets(0, 0.25, 5));
-  metrics::Family<metrics::Gauge>& m_queue =
-      registry.AddGauge("r1rl_grader_queue_depth", "Groups waiting, by queue.");
-  metrics::Counter& m_cas_timeouts =
-      registry
-          .AddCounter("r1rl_grader_cas_timeouts_total",
-                      "Symbolic comparisons stopped at their time limit.")
-          .Add({});
   std::unique_ptr<metrics::Exposer> exposer;
   double cas_timeouts_seen = 0;
 
@@ -106,27 +79,12 @@ struct GraderServer::State : public v1::RewardGrader::Service {
     spdlog::warn("grader {}: dropped a message ({}): {}", options.id, DropName(o.drop), o.reason);
   }
 
-  // After Shutdown() it keeps taking what has already reached the socket, until the input
-  // is quiet for one receive timeout: messages the peers sent to this replica are graded.
-  void ReceiveLoop() {
-    while (true) {
-      zmq::message_t msg;
-      zmq::recv_result_t got;
-      try {
-        got = pull->recv(msg, zmq::recv_flags::none);  // ZMQ_RCVTIMEO bounds the wait
-      } catch (const zmq::error_t& e) {
-        if (e.num() == ETERM) break;
-        continue;
-      }
-      if (!got) {
-        if (!receiving) break;
-        continue;
-      }
-      ++received;
-      m_received.Increment();
-      if (!incoming.Push(msg.to_string())) break;
-    }
-    incoming.Close();
+  // A message from the data plane: to the graders' queue (the pump drains the socket after
+  // Shutdown(), so messages the peers sent to this replica are graded).
+  void Receive(zmq::message_t& msg) {
+    ++received;
+    m_received.Increment();
+    incoming.Push(msg.to_string());
   }
 
   void GradeLoop() {
@@ -158,13 +116,8 @@ struct GraderServer::State : public v1::RewardGrader::Service {
 
   void SendLoop() {
     while (auto bytes = outgoing.Pop()) {
-      while (true) {  // blocks (with retries) while no consumer is connected
-        try {
-          if (push->send(zmq::buffer(*bytes), zmq::send_flags::none)) break;
-        } catch (const zmq::error_t& e) {
-          if (e.num() == ETERM) return;
-        }
-      }
+      // Waits (with retries) while no consumer is connected; gives up only at shutdown.
+      if (!transport::SendBlocking(*push, *bytes, [] { return true; })) return;
     }
   }
 
@@ -240,26 +193,17 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
   }
   state->options = options;
   state->grader = std::make_unique<Grader>(options.grading);
-  try {
-    state->pull = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::pull);
-    state->pull->set(zmq::sockopt::rcvtimeo, 100);
-    state->pull->set(zmq::sockopt::rcvhwm, 64);
-    state->push = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::push);
-    state->push->set(zmq::sockopt::sndtimeo, 100);
-    state->push->set(zmq::sockopt::linger, 5000);
-    if (options.input_bind) {
-      state->pull->bind(options.input);
-    } else {
-      state->pull->connect(options.input);
-    }
-    if (options.output_bind) {
-      state->push->bind(options.output);
-    } else {
-      state->push->connect(options.output);
-    }
-  } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "grader.input = ", options.input, ", grader.output = ", options.output, ": ", e.what()));
+  {
+    auto pull =
+        transport::OpenSocket(state->context, zmq::socket_type::pull,
+                              {options.input, options.input_bind, 100, 64, 0}, "grader.input");
+    if (!pull.ok()) return pull.status();
+    state->pull = std::move(*pull);
+    auto push =
+        transport::OpenSocket(state->context, zmq::socket_type::push,
+                              {options.output, options.output_bind, 100, 0, 5000}, "grader.output");
+    if (!push.ok()) return push.status();
+    state->push = std::move(*push);
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
@@ -280,7 +224,8 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
         "grader.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
   }
   s->exposer = std::move(*exposer);
-  s->threads.emplace_back([s] { s->ReceiveLoop(); });
+  s->pump = std::make_unique<transport::Pump>(
+      *s->pull, [s](zmq::message_t& msg) { s->Receive(msg); }, /*drain=*/true);
   for (int i = 0; i < options.threads; ++i) s->threads.emplace_back([s] { s->GradeLoop(); });
   s->threads.emplace_back([s] { s->SendLoop(); });
   spdlog::info(
@@ -299,12 +244,13 @@ GraderServer::~GraderServer() { Shutdown(); }
 void GraderServer::Shutdown() {
   if (state_ == nullptr || state_->shut_down) return;
   state_->shut_down = true;
-  state_->receiving = false;
-  // The receiver stops within its 100 ms receive timeout and closes `incoming`; graders
-  // drain it; then `outgoing` closes and the sender drains it.
+  // The pump takes what already reached the socket until it is quiet for one receive
+  // timeout; then `incoming` closes and the graders drain it; then `outgoing` closes and the
+  // sender drains it.
+  state_->pump->Stop();
+  state_->incoming.Close();
   const size_t graders = static_cast<size_t>(state_->options.threads);
-  state_->threads[0].join();
-  for (size_t i = 1; i <= graders; ++i) state_->threads[i].join();
+  for (size_t i = 0; i < graders; ++i) state_->threads[i].join();
   state_->outgoing.Close();
   state_->threads.back().join();
   state_->grpc_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));

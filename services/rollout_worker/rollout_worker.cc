@@ -15,8 +15,10 @@
 #include "lib/model/policy.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "lib/transport/sha256.h"
+#include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "r1rl/v1/worker.grpc.pb.h"
+#include "services/rollout_worker/worker_metrics.h"
 
 namespace r1rl::rollout {
 
@@ -28,7 +30,7 @@ int64_t UnixMillisNow() {
       .count();
 }
 
-struct RolloutWorker::State : public v1::RolloutWorker::Service {
+struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMetrics {
   RolloutWorkerOptions options;
   const Clock::time_point started = Clock::now();
   std::string host;
@@ -57,52 +59,6 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
   RolloutWorkerStats stats;
   uint64_t batches = 0;
 
-  metrics::Registry registry;
-  metrics::Counter& m_tokens =
-      registry.AddCounter("r1rl_worker_tokens_generated_total", "Completion tokens sampled.")
-          .Add({});
-  metrics::Counter& m_generate_seconds =
-      registry
-          .AddCounter("r1rl_worker_generate_seconds_total",
-                      "Seconds spent sampling (tokens/s = rate of tokens over rate of this).")
-          .Add({});
-  metrics::Counter& m_groups =
-      registry
-          .AddCounter("r1rl_worker_groups_pushed_total", "Rollout groups pushed to the graders.")
-          .Add({});
-  metrics::Counter& m_leases =
-      registry.AddCounter("r1rl_worker_prompts_leased_total", "Prompts leased from the controller.")
-          .Add({});
-  metrics::Gauge& m_version =
-      registry.AddGauge("r1rl_worker_policy_version", "Policy version of the weights sampled with.")
-          .Add({});
-  metrics::Gauge& m_lag =
-      registry
-          .AddGauge("r1rl_worker_policy_lag",
-                    "The learner's newest version minus the worker's, at the last lease.")
-          .Add({});
-  metrics::Gauge& m_occupancy =
-      registry
-          .AddGauge("r1rl_worker_batch_occupancy",
-                    "Sequences in the last generation batch over generation.max_batch.")
-          .Add({});
-  metrics::Counter& m_fetches = registry
-                                    .AddCounter("r1rl_worker_weight_fetches_total",
-                                                "New policy versions fetched and swapped in.")
-                                    .Add({});
-  metrics::Family<metrics::Counter>& m_fetch_failures = registry.AddCounter(
-      "r1rl_worker_weight_fetch_failures_total", "Weight fetches refused, by reason.");
-  metrics::Histogram& m_fetch_seconds =
-      registry
-          .AddHistogram("r1rl_worker_weight_fetch_seconds",
-                        "Time to fetch, check and load a policy version.",
-                        metrics::ExponentialBuckets(0.001, 4, 10))
-          .Add({});
-  metrics::Histogram& m_round_seconds =
-      registry
-          .AddHistogram("r1rl_worker_round_seconds", "Lease, sample and push of one batch.",
-                        metrics::ExponentialBuckets(0.01, 2, 14))
-          .Add({});
   std::unique_ptr<metrics::Exposer> exposer;
 
   void SetState(const char* s) {
@@ -178,13 +134,7 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service {
   }
 
   void Push(const std::string& bytes, const std::atomic<bool>& stop) {
-    while (!stop) {
-      try {
-        if (push->send(zmq::buffer(bytes), zmq::send_flags::none)) return;
-      } catch (const zmq::error_t&) {
-        return;
-      }
-    }
+    transport::SendBlocking(*push, bytes, [&] { return !stop.load(); });
   }
 
   absl::Status FetchFailed(const std::string& reason, const std::string& detail) {
@@ -406,16 +356,11 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
   state->tok = std::move(*tok);
   state->channel = grpc::CreateChannel(options.controller, grpc::InsecureChannelCredentials());
   state->stub = v1::Controller::NewStub(state->channel);
-  try {
-    state->push = std::make_unique<zmq::socket_t>(state->context, zmq::socket_type::push);
-    state->push->set(zmq::sockopt::sndtimeo, 200);
-    state->push->set(zmq::sockopt::linger, 5000);
-    state->push->set(zmq::sockopt::sndhwm, 64);
-    state->push->connect(options.output);
-  } catch (const zmq::error_t& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("worker.output = ", options.output, ": ", e.what()));
-  }
+  auto push =
+      transport::OpenSocket(state->context, zmq::socket_type::push,
+                            {options.output, /*bind=*/false, 200, 64, 5000}, "worker.output");
+  if (!push.ok()) return push.status();
+  state->push = std::move(*push);
   State* s = state.get();
   auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry);
   if (!exposer.ok()) {
