@@ -65,11 +65,9 @@ model::ModelConfig DemoModelConfig(const DemoOptions& o, int64_t vocab) {
 
 // A model folder (no checkpoint state): what --pretrain writes into assets/demo-base.
 absl::Status SaveModelFolder(const model::Policy& policy, const tokenizer::CharTokenizer& tok,
-                             learner::Optimizer* optimizer, const std::string& dir) {
+                             const std::string& dir) {
   RETURN_IF_ERROR(policy.Save(dir));
-  RETURN_IF_ERROR(tok.Save(dir + "/tokenizer.json"));
-  if (optimizer != nullptr) RETURN_IF_ERROR(optimizer->Save(dir + "/optimizer.safetensors"));
-  return absl::OkStatus();
+  return tok.Save(dir + "/tokenizer.json");
 }
 
 struct EvalResult {
@@ -491,7 +489,7 @@ absl::Status PretrainBase(const DemoOptions& o, const std::string& dir, std::ost
       "  base model: held-out accuracy %.3f, format %.3f, scratchpad written %.3f (accuracy %.3f "
       "when written)\n",
       e.accuracy, e.format, e.think_share, e.think_accuracy);
-  return SaveModelFolder(*policy, *tok, nullptr, dir);
+  return SaveModelFolder(*policy, *tok, dir);
 }
 
 absl::StatusOr<DemoResult> RunDemo(const DemoOptions& o, const std::string& config_yaml,

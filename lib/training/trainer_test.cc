@@ -11,32 +11,10 @@
 #include "lib/training/grpo_trainer.h"
 #include "lib/training/sft_data.h"
 #include "lib/training/sft_trainer.h"
+#include "lib/training/tiny_policy_test_util.h"
 
 namespace r1rl::learner {
 namespace {
-
-model::ModelConfig TinyConfig() {
-  model::ModelConfig c;
-  c.model_type = "qwen2";
-  c.vocab_size = 32;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.max_position_embeddings = 64;
-  c.attention_bias = true;
-  c.tie_word_embeddings = true;
-  c.eos_token_ids = {2};
-  return c;
-}
-
-std::unique_ptr<model::Policy> TinyPolicy(uint64_t seed) {
-  auto p = model::Policy::RandomInit(TinyConfig(), seed, {});
-  EXPECT_TRUE(p.ok()) << p.status();
-  return std::move(*p);
-}
 
 OptimizerOptions Adam(double lr) {
   OptimizerOptions o;

@@ -57,7 +57,6 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   int64_t policy_version = -1;  // of the weights this worker samples with (-1: from disk)
   bool learner_has_weights = true;
   RolloutWorkerStats stats;
-  uint64_t batches = 0;
 
   std::unique_ptr<metrics::Exposer> exposer;
 
@@ -260,7 +259,6 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
     for (const v1::PromptLease& l : resp.leases()) {
       keys.push_back(static_cast<uint64_t>(l.dataset_position()));
     }
-    ++batches;
     model::Generator generator(policy.get(), tok.get(), g);
     const auto start = Clock::now();
     auto completions = generator.Generate(prompts, group_size, keys);
