@@ -24,6 +24,7 @@ endif()
 # Services: control plane, data plane, rollout store, metrics endpoint (Protobuf: above).
 find_package(gRPC CONFIG REQUIRED)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_package(RocksDB CONFIG REQUIRED)
 # Debian's civetweb CMake config names files the package does not ship: find it by hand.
 find_path(CIVETWEB_INCLUDE_DIR civetweb.h REQUIRED)

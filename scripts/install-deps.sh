@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config ninja-build ccache git python3
   libtorch-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libzmq3-dev cppzmq-dev
+  libzmq3-dev cppzmq-dev libxxhash-dev
   librocksdb-dev
   libcivetweb-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev

@@ -157,6 +157,50 @@ std::vector<KeySpec> BuildSchema() {
       {"worker.lease_wait_ms", T::kInt, "2000",
        "LeasePrompts long poll: how long the controller may hold a request with nothing to grant "
        "(0..30000)."},
+      {"worker.relay_address", T::kString, "\"tcp://0.0.0.0:0\"",
+       "Where this worker serves weight chunks to the next worker in its broadcast relay chain "
+       "(ZeroMQ ROUTER bound; port 0: any free port). Used when the controller names a "
+       "param-broadcast service."},
+      {"worker.advertise_host", T::kString, "\"\"",
+       "The host name or address other workers reach worker.relay_address at (\"\": this "
+       "host's name)."},
+      {"worker.weights_wait_ms", T::kInt, "30000",
+       "How long a worker waits for a leased policy version to arrive through the broadcast "
+       "before it fetches it from the controller instead (Controller.FetchWeights)."},
+      // broadcast (the r1rl-param-broadcast service, and where the learner and workers find it)
+      {"broadcast.address", T::kString, "\"\"",
+       "The param-broadcast service's gRPC address (host:port) for the learner, which publishes "
+       "each version there once, and the controller, which tells workers. Empty: no service; "
+       "workers fetch weights from the controller (Controller.FetchWeights)."},
+      {"broadcast.grpc_address", T::kString, "\"0.0.0.0:50061\"",
+       "The service's gRPC: Publish, Join, Sync, Reparent, Status, health (port 0: any free)."},
+      {"broadcast.chunk_address", T::kString, "\"tcp://0.0.0.0:5561\"",
+       "The service's chunk server, the root of every relay chain (ZeroMQ ROUTER bound)."},
+      {"broadcast.advertise_host", T::kString, "\"\"",
+       "The host name or address receivers reach broadcast.chunk_address at (\"\": this "
+       "host's name)."},
+      {"broadcast.metrics_address", T::kString, "\"0.0.0.0:9105\"",
+       "Prometheus /metrics of the service (port 0: any free port)."},
+      {"broadcast.keep_versions", T::kInt, "3",
+       "Versions the service keeps (a late or slow receiver can still finish one of these)."},
+      {"broadcast.chunk_bytes", T::kInt, "1048576",
+       "Chunk size: the unit of hashing, skipping unchanged bytes and pipelining along a chain "
+       "(4096..2^30). Smaller chunks shorten the pipeline's fill time per hop."},
+      {"broadcast.fanout", T::kInt, "1",
+       "Relay chains the service feeds (it sends each byte about this many times). Every "
+       "receiver relays to one child: a chain takes one copy's time plus a chunk per hop."},
+      {"broadcast.window", T::kInt, "4", "Chunk requests a receiver keeps in flight."},
+      {"broadcast.sync_wait_ms", T::kInt, "2000",
+       "How long a receiver's Sync long-polls when nothing is new (its heartbeat interval)."},
+      {"broadcast.relay_timeout_ms", T::kInt, "2000",
+       "A parent silent this long (no chunk, no keep-alive) is reported and replaced."},
+      {"broadcast.receiver_timeout_ms", T::kInt, "10000",
+       "A receiver not heard from this long leaves its chain (must exceed sync_wait_ms)."},
+      {"broadcast.slow_lag_chunks", T::kInt, "256",
+       "A receiver this many chunks behind its parent, three reports in a row, moves to the "
+       "tail of a chain so it slows nobody (0: never)."},
+      {"broadcast.max_model_bytes", T::kInt, "68719476736",
+       "Largest version accepted from the learner or in a manifest."},
       // learner (the r1rl-learner service: controller + GRPO trainer)
       {"learner.data", T::kString, "\"\"",
        "Prompts, JSONL: {\"prompt\": ..., \"reward\": {...}, \"id\": ...} per line."},

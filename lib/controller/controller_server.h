@@ -52,6 +52,9 @@ struct ControllerOptions {
   // sample with other weights under the learner's version number). A bare controller
   // (tests, tools) leaves it off: workers then sample with their own weights.
   bool lease_after_weights = false;
+  // The param-broadcast service workers take weights from (RegisterResponse tells them; "":
+  // none, workers use FetchWeights). The learner publishes there itself.
+  std::string broadcast_address;
   // Continue from the resume point in the buffer's meta, when there is one: the dataset
   // from its position, the version from its step; groups buffered but not trained are
   // dropped (their prompts are leased again) and counted.

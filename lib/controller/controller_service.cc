@@ -67,6 +67,7 @@ grpc::Status ControllerService::Register(grpc::ServerContext*, const v1::Registe
   resp->set_policy_version(core_.policy_version);
   resp->set_heartbeat_interval_ms(static_cast<int32_t>(core_.options.heartbeat_interval.count()));
   resp->set_group_size(core_.options.group_size);
+  resp->set_broadcast_address(core_.options.broadcast_address);
   spdlog::info("controller: worker {} registered ({})", id, req->host());
   return grpc::Status::OK;
 }

@@ -49,7 +49,16 @@ struct LearnerMetrics {
         samples_per_second(
             r.AddGauge("r1rl_learner_samples_per_second",
                        "Samples trained per second of the last step (wait included).")
-                .Add({})) {}
+                .Add({})),
+        broadcast_seconds(
+            r.AddHistogram("r1rl_learner_broadcast_publish_seconds",
+                           "Time to publish a version to the param-broadcast service.",
+                           metrics::ExponentialBuckets(0.001, 2, 16))
+                .Add({})),
+        broadcast_failures(r.AddCounter("r1rl_learner_broadcast_failures_total",
+                                        "Versions the param-broadcast service did not take "
+                                        "(workers fetched them from the controller).")
+                               .Add({})) {}
   metrics::Counter& steps;
   metrics::Counter& groups;
   metrics::Counter& samples;
@@ -68,6 +77,8 @@ struct LearnerMetrics {
   metrics::Gauge& lr;
   metrics::Gauge& lag;
   metrics::Gauge& samples_per_second;
+  metrics::Histogram& broadcast_seconds;
+  metrics::Counter& broadcast_failures;
 
   void Record(const Metrics& m) {
     auto get = [&](const char* k) {

@@ -9,10 +9,12 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lib/broadcast/publisher.h"
 #include "lib/model/policy.h"
 #include "lib/status/status_macros.h"
 #include "lib/training/advantages.h"
@@ -114,6 +116,10 @@ void BatchStats(const Batch& b, int64_t policy_version, Metrics* m) {
   (*m)["sample_lag_max"] = lag_max;
 }
 
+// Publishes a version's weights: to the param-broadcast service once (when there is one), then
+// to the controller (FetchWeights, the fallback), which lets leases at that version go out.
+using WeightPublisher = std::function<void(int64_t version, std::string bytes)>;
+
 // The learner's rollouts: batches from the controller's buffer. A step waits for
 // `prompts_per_step` trainable groups (answering Admin.CheckpointNow meanwhile), drops and
 // counts bad, stale and signal-less ones, and orders the rest by dataset position so a
@@ -122,9 +128,16 @@ void BatchStats(const Batch& b, int64_t policy_version, Metrics* m) {
 // point.
 class ControllerSource : public RolloutSource {
  public:
-  ControllerSource(const LearnerOptions& o, ControllerServer& controller, model::Policy& policy,
-                   LearnerMetrics& lm, const std::atomic<bool>& stop, std::ostream& log)
-      : o_(o), controller_(controller), policy_(policy), lm_(lm), stop_(stop), log_(log) {}
+  ControllerSource(const LearnerOptions& o, ControllerServer& controller, WeightPublisher& publish,
+                   model::Policy& policy, LearnerMetrics& lm, const std::atomic<bool>& stop,
+                   std::ostream& log)
+      : o_(o),
+        controller_(controller),
+        publish_(publish),
+        policy_(policy),
+        lm_(lm),
+        stop_(stop),
+        log_(log) {}
 
   absl::StatusOr<std::optional<RolloutBatch>> Next(
       int64_t step, const std::function<absl::Status()>& checkpoint_now) override {
@@ -216,7 +229,7 @@ class ControllerSource : public RolloutSource {
 
   absl::Status Trained(int64_t version, const RolloutBatch&) override {
     ASSIGN_OR_RETURN(std::string bytes, policy_.SerializeWeights());
-    controller_.PublishWeights(version, std::move(bytes));
+    publish_(version, std::move(bytes));
     controller_.SetPolicyVersion(version);
     controller_.Trained(leases_);
     return absl::OkStatus();
@@ -236,6 +249,7 @@ class ControllerSource : public RolloutSource {
  private:
   const LearnerOptions& o_;
   ControllerServer& controller_;
+  WeightPublisher& publish_;
   model::Policy& policy_;
   LearnerMetrics& lm_;
   const std::atomic<bool>& stop_;
@@ -307,6 +321,7 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   c.graders_address = cfg.GetString("learner.graders_address");
   c.ingest_address = cfg.GetString("learner.ingest_address");
   c.metrics_address = cfg.GetString("learner.metrics_address");
+  c.broadcast_address = cfg.GetString("broadcast.address");
   c.buffer_path = o.run_dir + "/buffer";
   const int64_t g = cfg.GetInt("generation.num_samples");
   if (g < 2 || g > 4096) return bad("generation.num_samples", g, "GRPO needs a group of 2..4096");
@@ -337,7 +352,24 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), o.trainer));
   ASSIGN_OR_RETURN(auto controller, ControllerServer::Start(o.controller, std::move(dataset)));
   LearnerMetrics lm(controller->registry());
-  ControllerSource source(o, *controller, *policy, lm, stop, log);
+  std::unique_ptr<broadcast::BroadcastPublisher> broadcaster;
+  if (!o.controller.broadcast_address.empty())
+    broadcaster = std::make_unique<broadcast::BroadcastPublisher>(o.controller.broadcast_address);
+  WeightPublisher publish = [&](int64_t version, std::string bytes) {
+    if (broadcaster) {
+      const auto start = Clock::now();
+      auto r = broadcaster->Publish(version, bytes);
+      if (r.ok()) {
+        lm.broadcast_seconds.Observe(Since(start));
+      } else {  // workers fall back to FetchWeights
+        lm.broadcast_failures.Increment();
+        log << "learner: " << r.status().message() << " (workers fetch from the controller)\n"
+            << std::flush;
+      }
+    }
+    controller->PublishWeights(version, std::move(bytes));
+  };
+  ControllerSource source(o, *controller, publish, *policy, lm, stop, log);
   GrpoLoopOptions lo;
   lo.steps = o.steps;
   lo.seed = o.trainer.seed;
@@ -403,7 +435,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   metrics_file = OpenAudit(o.run_dir + "/metrics.jsonl", start_step, lo.resume_from);
   trained_file = OpenAudit(o.run_dir + "/trained.jsonl", start_step, lo.resume_from);
   ASSIGN_OR_RETURN(std::string weights, policy->SerializeWeights());
-  controller->PublishWeights(start_step, std::move(weights));
+  publish(start_step, std::move(weights));
   controller->SetPolicyVersion(start_step);
   log << absl::StrFormat(
              "learner: %d prompts from %s, %s (%d parameters); gRPC :%d, metrics :%d, "

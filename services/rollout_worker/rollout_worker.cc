@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "lib/broadcast/receiver.h"
 #include "lib/metrics/exposer.h"
 #include "lib/metrics/metrics.h"
 #include "lib/model/generation_config.h"
@@ -57,8 +58,12 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   int64_t policy_version = -1;  // of the weights this worker samples with (-1: from disk)
   bool learner_has_weights = true;
   RolloutWorkerStats stats;
+  std::string broadcast_address;  // from the controller ("": none)
 
   std::unique_ptr<metrics::Exposer> exposer;
+  // Weights through the param-broadcast service (also a relay for the next worker); declared
+  // last, so it stops first.
+  std::unique_ptr<broadcast::Receiver> receiver;
 
   void SetState(const char* s) {
     std::lock_guard<std::mutex> lock(status_mu);
@@ -119,8 +124,12 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
         id = resp.worker_id();
         group_size = std::max(1, resp.group_size());
         heartbeat_interval = std::chrono::milliseconds(std::max(100, resp.heartbeat_interval_ms()));
-        spdlog::info("worker {}: registered with {} (G = {})", id, options.controller, group_size);
-        return absl::OkStatus();
+        broadcast_address = resp.broadcast_address();
+        spdlog::info("worker {}: registered with {} (G = {}; weights {})", id, options.controller,
+                     group_size,
+                     broadcast_address.empty() ? "from the controller"
+                                               : "through the broadcast at " + broadcast_address);
+        return StartReceiver();
       }
       if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
           s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
@@ -139,6 +148,68 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   absl::Status FetchFailed(const std::string& reason, const std::string& detail) {
     m_fetch_failures.Add({{"reason", reason}}).Increment();
     return absl::DataLossError(absl::StrCat("weights: ", detail));
+  }
+
+  // Joins the param-broadcast service the controller named (once).
+  absl::Status StartReceiver() {
+    if (broadcast_address.empty() || receiver) return absl::OkStatus();
+    broadcast::ReceiverOptions ro;
+    ro.service = broadcast_address;
+    ro.bind = options.relay_address;
+    ro.advertise_host = options.advertise_host;
+    ro.receiver_id = id;
+    auto rx = broadcast::Receiver::Start(ro);
+    if (!rx.ok()) return rx.status();
+    receiver = std::move(*rx);
+    return absl::OkStatus();
+  }
+
+  // Brings the weights to `version` between batches: through the broadcast when there is one
+  // (waiting while the version is on its way), else, or when it does not come, from the
+  // controller.
+  absl::Status UpdateWeights(int64_t version) {
+    if (receiver) {
+      const auto start = Clock::now();
+      const auto deadline = start + std::chrono::milliseconds(options.weights_wait_ms);
+      while (Clock::now() < deadline && receiver->connected()) {
+        if (auto got = receiver->WaitFor(version, std::chrono::milliseconds(100)))
+          return LoadWeights(got->version, std::move(got->bytes), start, "broadcast");
+        // Not even announced after a few seconds: the service never got it (the learner could
+        // not publish there); the controller has it.
+        if (receiver->announced_version() != version &&
+            Clock::now() - start > std::chrono::seconds(3))
+          break;
+      }
+      m_fetch_failures.Add({{"reason", "broadcast_fallback"}}).Increment();
+      spdlog::warn(
+          "worker {}: version {} did not come through the broadcast; fetching it from "
+          "the controller",
+          id, version);
+    }
+    return FetchWeights();
+  }
+
+  absl::Status LoadWeights(int64_t version, std::string bytes, Clock::time_point start,
+                           const char* source) {
+    const size_t total = bytes.size();
+    if (auto st =
+            policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version));
+        !st.ok()) {
+      return FetchFailed("load", std::string(st.message()));
+    }
+    {
+      std::lock_guard<std::mutex> lock(status_mu);
+      policy_version = version;
+      ++weight_fetches;
+    }
+    learner_has_weights = true;
+    m_fetches.Increment();
+    m_version.Set(static_cast<double>(version));
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    m_fetch_seconds.Observe(secs);
+    spdlog::info("worker {}: policy version {} loaded from the {} ({} bytes, {:.3f} s)", id,
+                 version, source, total, secs);
+    return absl::OkStatus();
   }
 
   // Streams the learner's newest weights, checks size and SHA-256, then swaps them in.
@@ -185,24 +256,7 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
     }
     if (transport::Sha256Hex(bytes) != sha)
       return FetchFailed("hash_mismatch", absl::StrCat("version ", version, ": SHA-256 differs"));
-    if (auto st =
-            policy->LoadWeightsFrom(std::move(bytes), absl::StrCat("policy version ", version));
-        !st.ok()) {
-      return FetchFailed("load", std::string(st.message()));
-    }
-    {
-      std::lock_guard<std::mutex> lock(status_mu);
-      policy_version = version;
-      ++weight_fetches;
-    }
-    learner_has_weights = true;
-    m_fetches.Increment();
-    m_version.Set(static_cast<double>(version));
-    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    m_fetch_seconds.Observe(secs);
-    spdlog::info("worker {}: policy version {} loaded ({} bytes, {:.3f} s)", id, version, total,
-                 secs);
-    return absl::OkStatus();
+    return LoadWeights(version, std::move(bytes), start, "controller");
   }
 
   // One lease round: lease, sample, push. False when there was nothing to do.
@@ -238,7 +292,7 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
       // Between batches: sample the leased prompts with the newest weights. A failed fetch
       // keeps the old ones; the groups say which version drew them, and the learner's
       // staleness bound decides.
-      if (auto st = FetchWeights(); !st.ok())
+      if (auto st = UpdateWeights(resp.policy_version()); !st.ok())
         spdlog::warn("worker {}: {}", id, std::string(st.message()));
       if (!learner_has_weights) {
         std::lock_guard<std::mutex> lock(status_mu);
@@ -319,6 +373,13 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
   o.exit_when_done = cfg.GetBool("worker.exit_when_done");
   o.metrics_address = cfg.GetString("worker.metrics_address");
   o.grpc_address = cfg.GetString("worker.grpc_address");
+  o.relay_address = cfg.GetString("worker.relay_address");
+  o.advertise_host = cfg.GetString("worker.advertise_host");
+  const int64_t weights_wait = cfg.GetInt("worker.weights_wait_ms");
+  if (weights_wait < 0 || weights_wait > 3600000)
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker.weights_wait_ms = ", weights_wait, ": must be in 0..3600000"));
+  o.weights_wait_ms = static_cast<int>(weights_wait);
   const int64_t wait = cfg.GetInt("worker.lease_wait_ms");
   if (wait < 0 || wait > 30000)
     return absl::InvalidArgumentError(

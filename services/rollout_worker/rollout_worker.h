@@ -8,14 +8,18 @@
 //   RETURN_IF_ERROR(worker->Run(stop));   // until `stop`, or the data is done (exit_when_done)
 //
 // Weights: the worker loads config.json, tokenizer.json and initial weights from its model
-// folder, and before sampling a batch leased at a newer policy version than its own it
-// fetches that version from the learner (Controller.FetchWeights, chunked, SHA-256 checked
-// before the swap). Against a controller with no published weights it samples with what it
-// loaded. Leases are long polls (worker.lease_wait_ms): when the staleness window is full
-// the controller holds the request and answers the moment the learner moves the version.
-// Every heartbeat interval it reports its counters (Controller.ReportStatus). Prometheus:
-// r1rl_worker_* on worker.metrics_address; r1rl.v1.RolloutWorker.Status and
-// grpc.health.v1.Health on worker.grpc_address.
+// folder. When the controller names a param-broadcast service (RegisterResponse), the worker
+// joins it (lib/broadcast/receiver.h): new versions arrive in the background through its
+// relay chain, every chunk hash-checked, while it samples, and it relays them to the next
+// worker. Before sampling a batch leased at another policy version than its own it swaps to
+// that version (waiting up to worker.weights_wait_ms while it is on its way); without a
+// service, or when the version does not come, it fetches it from the learner
+// (Controller.FetchWeights, chunked, SHA-256 checked before the swap). Against a controller
+// with no published weights it samples with what it loaded. Leases are long polls
+// (worker.lease_wait_ms): when the staleness window is full the controller holds the request and
+// answers the moment the learner moves the version. Every heartbeat interval it reports its
+// counters (Controller.ReportStatus). Prometheus: r1rl_worker_* on worker.metrics_address;
+// r1rl.v1.RolloutWorker.Status and grpc.health.v1.Health on worker.grpc_address.
 #ifndef R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 #define R1RL_SERVICES_ROLLOUT_WORKER_ROLLOUT_WORKER_H_
 
@@ -33,13 +37,16 @@
 namespace r1rl::rollout {
 
 struct RolloutWorkerOptions {
-  std::string controller = "127.0.0.1:50051";    // gRPC
-  std::string output = "tcp://127.0.0.1:5555";   // the controller's rollouts endpoint
-  std::string model_dir;                         // config.json, safetensors, tokenizer.json
-  std::string worker_id;                         // "" = the controller names it
-  std::string metrics_address = "0.0.0.0:9102";  // Prometheus /metrics (port 0: any free)
-  std::string grpc_address = "0.0.0.0:50052";    // Status + health (port 0: any free)
-  int lease_wait_ms = 2000;                      // LeasePrompts long poll
+  std::string controller = "127.0.0.1:50051";     // gRPC
+  std::string output = "tcp://127.0.0.1:5555";    // the controller's rollouts endpoint
+  std::string model_dir;                          // config.json, safetensors, tokenizer.json
+  std::string worker_id;                          // "" = the controller names it
+  std::string metrics_address = "0.0.0.0:9102";   // Prometheus /metrics (port 0: any free)
+  std::string grpc_address = "0.0.0.0:50052";     // Status + health (port 0: any free)
+  int lease_wait_ms = 2000;                       // LeasePrompts long poll
+  std::string relay_address = "tcp://0.0.0.0:0";  // broadcast chunks served to the next worker
+  std::string advertise_host;                     // how other workers reach it ("" = hostname)
+  int weights_wait_ms = 30000;  // for a version through the broadcast, then FetchWeights
   int prompts_per_lease = 8;
   bool exit_when_done = false;  // return from Run once the dataset is exhausted
   tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;

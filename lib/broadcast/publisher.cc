@@ -1,0 +1,47 @@
+#include "lib/broadcast/publisher.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace r1rl::broadcast {
+
+BroadcastPublisher::BroadcastPublisher(const std::string& address,
+                                       std::chrono::milliseconds timeout)
+    : address_(address),
+      timeout_(timeout),
+      stub_(v1::ParamBroadcast::NewStub(
+          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+
+absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
+                                                                std::string_view bytes) {
+  constexpr size_t kPart = size_t{1} << 20;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  v1::PublishResponse resp;
+  auto writer = stub_->Publish(&ctx, &resp);
+  size_t off = 0;
+  bool first = true;
+  while (first || off < bytes.size()) {
+    v1::PublishPart part;
+    if (first) {
+      part.set_version(version);
+      part.set_total_bytes(static_cast<int64_t>(bytes.size()));
+    }
+    const size_t n = std::min(kPart, bytes.size() - off);
+    part.set_data(bytes.data() + off, n);
+    off += n;
+    first = false;
+    if (!writer->Write(part)) break;  // the server ended the call: Finish says why
+  }
+  writer->WritesDone();
+  grpc::Status s = writer->Finish();
+  if (!s.ok()) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(s.error_code()),
+        absl::StrCat("publish version ", version, " to ", address_, ": ", s.error_message()));
+  }
+  return resp;
+}
+
+}  // namespace r1rl::broadcast

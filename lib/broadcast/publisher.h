@@ -1,0 +1,39 @@
+// The learner's side of the broadcast: each new version goes to the r1rl-param-broadcast
+// service once (a client stream of parts), whatever the number of workers.
+//
+//   BroadcastPublisher pub("broadcast:50061");
+//   ASSIGN_OR_RETURN(v1::PublishResponse r, pub.Publish(step, bytes));
+//
+// Thread-safety: Publish may be called from any thread.
+#ifndef R1RL_LIB_BROADCAST_PUBLISHER_H_
+#define R1RL_LIB_BROADCAST_PUBLISHER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "r1rl/v1/broadcast.grpc.pb.h"
+
+namespace r1rl::broadcast {
+
+class BroadcastPublisher {
+ public:
+  explicit BroadcastPublisher(const std::string& address,
+                              std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  // Sends `bytes` (one safetensors file) as version `version`; the answer says how many chunks
+  // it made and how many were unchanged. Unavailable when the service cannot be reached.
+  absl::StatusOr<v1::PublishResponse> Publish(int64_t version, std::string_view bytes);
+  const std::string& address() const { return address_; }
+
+ private:
+  std::string address_;
+  std::chrono::milliseconds timeout_;
+  std::unique_ptr<v1::ParamBroadcast::Stub> stub_;
+};
+
+}  // namespace r1rl::broadcast
+
+#endif  // R1RL_LIB_BROADCAST_PUBLISHER_H_
