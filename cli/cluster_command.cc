@@ -1,8 +1,9 @@
 // `r1rl cluster up|status|down`: the four service binaries as local processes on loopback
-// (learner + controller, rollout workers, reward graders), addresses from one config, logs
-// in runs/<name>/logs/, the process table in runs/<name>/cluster.json.
+// (learner + controller, rollout workers, reward graders, param-broadcast), addresses from
+// one config, logs in runs/<name>/logs/, the process table in runs/<name>/cluster.json.
 //
 //   r1rl cluster up --workers 2 --graders 2 [--name NAME] [--config F] [--set k=v] [--wait]
+//                   [--no-broadcast]   (workers fetch weights from the learner instead)
 //   r1rl cluster status [--name NAME] [--json]
 //   r1rl cluster down [--name NAME]
 //
@@ -42,6 +43,7 @@ struct ClusterFlags {
   std::string name = "cluster";
   bool wait = false;
   bool json = false;
+  bool no_broadcast = false;
 };
 
 std::string RunDir(const std::string& name) { return "runs/" + name; }
@@ -75,8 +77,9 @@ std::string ShippedBase() {
 int Down(const std::string& name, bool quiet) {
   auto table = ReadTable(name);
   if (!table.ok()) return Fail("cluster down", table.status());
-  // Workers first (nothing more is sampled), then graders, then the learner (it saves).
-  for (const char* kind : {"rollout_worker", "reward_grader", "learner"}) {
+  // Workers first (nothing more is sampled), then graders, then the learner (it saves), then
+  // the broadcast.
+  for (const char* kind : {"rollout_worker", "reward_grader", "learner", "param_broadcast"}) {
     for (const auto& s : (*table)["services"]) {
       if (s["kind"] != kind) continue;
       const pid_t pid = s.value("pid", 0);
@@ -139,7 +142,7 @@ int Up(const ClusterFlags& f) {
                                           ? ShippedBase()
                                           : cfg->GetString("learner.model")));
   }
-  int ports[6];
+  int ports[9];
   for (int& p : ports) {
     auto port = FreeLoopbackPort();
     if (!port.ok()) return Fail("cluster up", port.status());
@@ -155,6 +158,17 @@ int Up(const ClusterFlags& f) {
   sets.push_back(absl::StrCat("worker.output=tcp://127.0.0.1:", ports[1]));
   sets.push_back(absl::StrCat("grader.input=tcp://127.0.0.1:", ports[2]));
   sets.push_back(absl::StrCat("grader.output=tcp://127.0.0.1:", ports[3]));
+  if (!f.no_broadcast) {
+    sets.push_back(absl::StrCat("broadcast.address=127.0.0.1:", ports[6]));
+    sets.push_back(absl::StrCat("broadcast.grpc_address=127.0.0.1:", ports[6]));
+    sets.push_back(absl::StrCat("broadcast.chunk_address=tcp://127.0.0.1:", ports[7]));
+    sets.push_back(absl::StrCat("broadcast.metrics_address=127.0.0.1:", ports[8]));
+    sets.push_back("broadcast.advertise_host=127.0.0.1");
+    sets.push_back("worker.relay_address=tcp://127.0.0.1:0");
+    sets.push_back("worker.advertise_host=127.0.0.1");
+  } else {
+    sets.push_back("broadcast.address=");
+  }
   for (const std::string& s : sets) {
     if (auto st = cfg->Set(s); !st.ok()) return Fail("cluster up", st);
   }
@@ -195,6 +209,12 @@ int Up(const ClusterFlags& f) {
   if (auto s = spawn("learner", "learner", "r1rl-learner", {}, ports[4]); !s.ok())
     return fail_up(s);
   table["services"][0]["grpc"] = grpc;
+  if (!f.no_broadcast) {
+    if (auto s = spawn("broadcast", "param_broadcast", "r1rl-param-broadcast", {}, ports[8]);
+        !s.ok())
+      return fail_up(s);
+    table["services"].back()["grpc"] = absl::StrCat("127.0.0.1:", ports[6]);
+  }
   for (int i = 1; i <= f.graders; ++i) {
     auto port = FreeLoopbackPort();
     if (!port.ok()) return fail_up(port.status());
@@ -299,6 +319,13 @@ int Status(const ClusterFlags& f) {
                                    Get(m, "r1rl_worker_tokens_generated_total") /
                                        Get(m, "r1rl_worker_generate_seconds_total"),
                                    Get(m, "r1rl_worker_groups_pushed_total"));
+    } else if (kind == "param_broadcast") {
+      version = Get(m, "r1rl_broadcast_newest_version");
+      throughput = absl::StrFormat(
+          "%.0f receivers, last version to all in %.2f s, %.2f copies sent, %.0f MB relayed",
+          Get(m, "r1rl_broadcast_receivers"), Get(m, "r1rl_broadcast_last_seconds_to_all"),
+          Get(m, "r1rl_broadcast_newest_copies_sent"),
+          Get(m, "r1rl_broadcast_bytes_relayed_total") / 1e6);
     } else {
       lag = Get(m, "r1rl_grader_queue_depth");
       throughput = absl::StrFormat("%.0f groups graded", Get(m, "r1rl_grader_groups_graded_total"));
@@ -338,11 +365,13 @@ void RegisterCluster(CLI::App& root, CommandResult* result) {
   up->add_option("--workers", flags->workers, "Rollout worker processes")->capture_default_str();
   up->add_option("--graders", flags->graders, "Reward grader processes")->capture_default_str();
   up->add_flag("--wait", flags->wait, "Stay until the learner is done, then stop everything");
+  up->add_flag("--no-broadcast", flags->no_broadcast,
+               "No param-broadcast service: workers fetch weights from the learner");
   CLI::App* status = cmd->add_subcommand(
       "status", "Every service: process, health, policy version, lag, throughput");
   status->add_flag("--json", flags->json, "One JSON array instead of a table");
-  CLI::App* down =
-      cmd->add_subcommand("down", "Stop every service (workers, graders, then the learner)");
+  CLI::App* down = cmd->add_subcommand(
+      "down", "Stop every service (workers, graders, the learner, the broadcast)");
   auto prompts = std::make_shared<std::pair<std::string, int>>("prompts.jsonl", 4096);
   auto seed = std::make_shared<uint64_t>(1);
   CLI::App* write = cmd->add_subcommand(

@@ -14,6 +14,14 @@ ChunkStore::Chunk ChunkStore::Get(const std::string& hash) const {
   return it == chunks_.end() ? nullptr : it->second;
 }
 
+void ChunkStore::Erase(const std::string& hash) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = chunks_.find(hash);
+  if (it == chunks_.end()) return;
+  bytes_ -= static_cast<int64_t>(it->second->size());
+  chunks_.erase(it);
+}
+
 void ChunkStore::RetainOnly(const std::unordered_set<std::string>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = chunks_.begin(); it != chunks_.end();) {

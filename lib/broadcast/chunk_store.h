@@ -25,6 +25,7 @@ class ChunkStore {
   void Put(const std::string& hash, Chunk data);
   Chunk Get(const std::string& hash) const;  // null when absent
   bool Has(const std::string& hash) const { return Get(hash) != nullptr; }
+  void Erase(const std::string& hash);
   // Drops every chunk whose hash is not in `keep`.
   void RetainOnly(const std::unordered_set<std::string>& keep);
   size_t chunks() const;

@@ -10,12 +10,16 @@ BroadcastPublisher::BroadcastPublisher(const std::string& address,
                                        std::chrono::milliseconds timeout)
     : address_(address),
       timeout_(timeout),
-      stub_(v1::ParamBroadcast::NewStub(
-          grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+      channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+      stub_(v1::ParamBroadcast::NewStub(channel_)) {}
 
 absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
                                                                 std::string_view bytes) {
   constexpr size_t kPart = size_t{1} << 20;
+  // A service starting up is waited for (briefly); one that is down fails the call fast.
+  if (!channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)))
+    return absl::UnavailableError(
+        absl::StrCat("publish version ", version, ": ", address_, " does not answer (10 s)"));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
   v1::PublishResponse resp;

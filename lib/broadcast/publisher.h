@@ -24,13 +24,15 @@ class BroadcastPublisher {
   explicit BroadcastPublisher(const std::string& address,
                               std::chrono::milliseconds timeout = std::chrono::minutes(5));
   // Sends `bytes` (one safetensors file) as version `version`; the answer says how many chunks
-  // it made and how many were unchanged. Unavailable when the service cannot be reached.
+  // it made and how many were unchanged. Unavailable when the service does not answer within
+  // 10 s (a service starting up is waited for).
   absl::StatusOr<v1::PublishResponse> Publish(int64_t version, std::string_view bytes);
   const std::string& address() const { return address_; }
 
  private:
   std::string address_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ParamBroadcast::Stub> stub_;
 };
 

@@ -47,6 +47,7 @@ struct Receiver::State {
   uint64_t parent_generation = 0;
   std::shared_ptr<const v1::Manifest> target;  // the newest announced
   std::unordered_set<std::string> target_hashes;
+  std::unordered_set<std::string> dropped;  // relayed and dropped (max_held_chunks)
   int64_t held_version = -1;
   int64_t fetching_version = -1;
   int chunks_done = 0;
@@ -77,7 +78,8 @@ struct Receiver::State {
   // yet (its manifest is on the way): the request waits here.
   bool OnItsWay(const std::string& hash, int64_t version) {
     std::lock_guard<std::mutex> lock(mu);
-    if (target && target->version() != held_version && target_hashes.count(hash)) return true;
+    if (target && target->version() != held_version && target_hashes.count(hash))
+      return !dropped.count(hash);
     return version != held_version && (!target || version != target->version());
   }
 
@@ -158,6 +160,7 @@ struct Receiver::State {
                  (!target || resp.manifest().version() != target->version())) {
         target = std::make_shared<const v1::Manifest>(resp.manifest());
         target_hashes.clear();
+        dropped.clear();
         for (const v1::ChunkEntry& c : target->chunks()) target_hashes.insert(c.hash());
         cv.notify_all();
         if (server) server->Arrived();  // parked requests for this version: look again
@@ -246,6 +249,8 @@ struct Receiver::State {
     std::map<int, Clock::time_point> inflight;
     v1::Peer parent_now;
     std::vector<int> failures(static_cast<size_t>(n), 0);
+    std::deque<std::string> held_order;  // for max_held_chunks
+    const bool bounded = !options.keep_bytes && options.max_held_chunks > 0;
     auto last_reply = Clock::now(), last_chunk = Clock::now();
     while (done < n) {
       if (stop) return Outcome::kStopped;
@@ -332,6 +337,15 @@ struct Receiver::State {
             }
             store.Put(e.hash(), std::make_shared<const std::string>(got));
             server->Arrived();
+            if (bounded) {
+              held_order.push_back(e.hash());
+              if (static_cast<int>(held_order.size()) > options.max_held_chunks) {
+                std::lock_guard<std::mutex> lock(mu);
+                dropped.insert(held_order.front());
+                store.Erase(held_order.front());
+                held_order.pop_front();
+              }
+            }
             have[static_cast<size_t>(i)] = 1;
             ++done;
             bytes_received += e.size();
@@ -366,7 +380,7 @@ struct Receiver::State {
     v.published_unix_ms = m.published_unix_ms();
     v.chunks_fetched = n - skipped;
     v.chunks_skipped = skipped;
-    if (options.keep_bytes) {
+    if (options.keep_bytes) {  // (with keep_bytes every chunk is still held)
       v.bytes.reserve(static_cast<size_t>(m.total_bytes()));
       for (const v1::ChunkEntry& e : m.chunks()) v.bytes += *store.Get(e.hash());
     }

@@ -37,7 +37,10 @@ struct ReceiverOptions {
   std::string receiver_id;                      // "" = the service names it
   int64_t max_model_bytes = int64_t{64} << 30;  // a larger manifest is refused
   bool keep_bytes = true;                       // false: check and drop (benchmarks)
-  int progress_ms = 200;                        // Sync period while a version is in flight
+  // Without keep_bytes: chunks held for the child at most (0: all of the version). A child
+  // asking for one dropped already is told NOT_HELD and fed by another holder.
+  int max_held_chunks = 0;
+  int progress_ms = 200;  // Sync period while a version is in flight
 };
 
 struct ReceivedVersion {

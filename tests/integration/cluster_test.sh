@@ -43,7 +43,7 @@ grep -q '^r1rl_learner_policy_version' learner.txt || fail "learner metrics"
 
 echo "== status"
 "$R1RL" cluster status --name ct | tee status.txt
-[ "$(grep -c ' up ' status.txt)" -eq 5 ] || fail "not every service is up"
+[ "$(grep -c ' up ' status.txt)" -eq 6 ] || fail "not every service is up"
 
 echo "== SIGKILL worker-1 while it holds leases (leased more prompts than it pushed groups)"
 W1=$(json "print([s['metrics'] for s in t['services'] if s['name']=='worker-1'][0])")

@@ -1,0 +1,195 @@
+// broadcast_peer: a light (LibTorch-free) publisher, receiver and status probe for the
+// param-broadcast service, for the W1 benchmark (bench/broadcast_w1.sh) and the process-level
+// test (tests/integration/broadcast_test.sh).
+//
+//   broadcast_peer publish --service H:P --version V --bytes N [--seed S] [--changed F]
+//   broadcast_peer receive --service H:P [--id ID] [--bind tcp://0.0.0.0:0]
+//                          [--advertise-host H] [--versions N] [--discard] [--max-held-chunks K]
+//                          [--timeout-s S]
+//   broadcast_peer status --service H:P
+//
+// publish: synthetic weights (U8 tensors of 4 MiB, filled from --seed; with --changed F, the
+// first F of the tensors from seed+1), one JSON line {"version", "bytes", "chunks",
+// "chunks_unchanged", "seconds"}. receive: one JSON line per version verified
+// {"receiver", "version", "bytes", "published_unix_ms", "verified_unix_ms", "fetch_seconds",
+// "chunks_fetched", "chunks_skipped", "bytes_received", "bytes_sent", "hash_failures",
+// "reparents"}; exits 0 after --versions, 1 at --timeout-s. status: the service's Status as
+// JSON.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "google/protobuf/util/json_util.h"
+#include "lib/broadcast/publisher.h"
+#include "lib/broadcast/receiver.h"
+#include "lib/safetensors/safetensors_writer.h"
+
+namespace {
+
+using r1rl::broadcast::Receiver;
+using r1rl::broadcast::ReceiverOptions;
+
+std::string SyntheticWeights(int64_t bytes, uint32_t seed, double changed) {
+  constexpr int64_t kTensor = int64_t{4} << 20;
+  const int64_t n = std::max<int64_t>(1, (bytes + kTensor - 1) / kTensor);
+  std::vector<std::string> data(static_cast<size_t>(n));
+  std::vector<r1rl::safetensors::TensorView> views;
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t size = std::min(kTensor, bytes - t * kTensor);
+    const uint32_t s =
+        (t < static_cast<int64_t>(changed * static_cast<double>(n))) ? seed + 1 : seed;
+    uint64_t x =
+        (static_cast<uint64_t>(s) << 32) ^ static_cast<uint64_t>(t) * 0x9e3779b97f4a7c15ull;
+    std::string& d = data[static_cast<size_t>(t)];
+    d.resize(static_cast<size_t>(std::max<int64_t>(0, size)));
+    for (size_t i = 0; i + 8 <= d.size(); i += 8) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      std::memcpy(&d[i], &x, 8);
+    }
+    r1rl::safetensors::TensorView v;
+    v.name = "t" + std::to_string(100000 + t);
+    v.dtype = r1rl::safetensors::DType::kU8;
+    v.shape = {static_cast<int64_t>(d.size())};
+    v.data = reinterpret_cast<const uint8_t*>(d.data());
+    v.nbytes = d.size();
+    views.push_back(v);
+  }
+  return *r1rl::safetensors::SerializeSafetensors(views);
+}
+
+int Publish(const std::string& service, int64_t version, int64_t bytes, uint32_t seed,
+            double changed) {
+  const std::string weights = SyntheticWeights(bytes, seed, changed);
+  r1rl::broadcast::BroadcastPublisher pub(service);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = pub.Publish(version, weights);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!r.ok()) {
+    std::cerr << "broadcast_peer publish: " << r.status().message() << "\n";
+    return 1;
+  }
+  std::cout << nlohmann::json({{"version", version},
+                               {"bytes", weights.size()},
+                               {"chunks", r->chunks()},
+                               {"chunks_unchanged", r->chunks_unchanged()},
+                               {"seconds", secs}})
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
+int Receive(const ReceiverOptions& o, int versions, double timeout_s) {
+  auto rx = Receiver::Start(o);
+  if (!rx.ok()) {
+    std::cerr << "broadcast_peer receive: " << rx.status().message() << "\n";
+    return 2;
+  }
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000));
+  int got = 0;
+  while (got < versions && std::chrono::steady_clock::now() < deadline) {
+    timespec zero{0, 0};
+    if (sigtimedwait(&stop, nullptr, &zero) > 0) break;
+    const int64_t announced = (*rx)->announced_version();
+    if (announced < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    auto v = (*rx)->WaitFor(announced, std::chrono::milliseconds(100));
+    if (!v) continue;
+    const auto c = (*rx)->counters();
+    std::cout << nlohmann::json({{"receiver", (*rx)->id()},
+                                 {"version", v->version},
+                                 {"bytes", v->bytes.size()},
+                                 {"published_unix_ms", v->published_unix_ms},
+                                 {"verified_unix_ms", v->verified_unix_ms},
+                                 {"fetch_seconds", v->fetch_seconds},
+                                 {"chunks_fetched", v->chunks_fetched},
+                                 {"chunks_skipped", v->chunks_skipped},
+                                 {"bytes_received", c.bytes_received()},
+                                 {"bytes_sent", c.bytes_sent()},
+                                 {"hash_failures", c.hash_failures()},
+                                 {"reparents", c.reparents()}})
+                     .dump()
+              << std::endl;
+    ++got;
+  }
+  // A relay lingers a little so its child can take the last chunks it holds.
+  if (got >= versions) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  (*rx)->Stop();
+  return got >= versions ? 0 : 1;
+}
+
+int Status(const std::string& service) {
+  auto stub = r1rl::v1::ParamBroadcast::NewStub(
+      grpc::CreateChannel(service, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  r1rl::v1::BroadcastStatus st;
+  grpc::Status s = stub->Status(&ctx, {}, &st);
+  if (!s.ok()) {
+    std::cerr << "broadcast_peer status: " << s.error_message() << "\n";
+    return 1;
+  }
+  std::string out;
+  google::protobuf::util::JsonPrintOptions jo;
+  jo.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(st, &out, jo);
+  std::cout << out << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"broadcast_peer: publish, receive and probe for the param-broadcast service"};
+  app.require_subcommand(1);
+  std::string service;
+  int64_t version = 0, bytes = int64_t{64} << 20;
+  uint32_t seed = 1;
+  double changed = 1.0, timeout_s = 600;
+  int versions = 1;
+  ReceiverOptions ro;
+  auto* pub = app.add_subcommand("publish", "publish synthetic weights");
+  pub->add_option("--service", service)->required();
+  pub->add_option("--version", version)->required();
+  pub->add_option("--bytes", bytes);
+  pub->add_option("--seed", seed);
+  pub->add_option("--changed", changed, "share of tensors drawn from seed+1");
+  auto* rec = app.add_subcommand("receive", "join and verify versions");
+  rec->add_option("--service", service)->required();
+  rec->add_option("--id", ro.receiver_id);
+  rec->add_option("--bind", ro.bind);
+  rec->add_option("--advertise-host", ro.advertise_host);
+  rec->add_option("--versions", versions);
+  rec->add_option("--timeout-s", timeout_s);
+  rec->add_option("--max-held-chunks", ro.max_held_chunks);
+  bool discard = false;
+  rec->add_flag("--discard", discard, "check and drop the bytes");
+  auto* st = app.add_subcommand("status", "the service's status as JSON");
+  st->add_option("--service", service)->required();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("broadcast_peer"));  // stdout is JSON
+  if (*pub) return Publish(service, version, bytes, seed, changed);
+  if (*rec) {
+    ro.service = service;
+    ro.keep_bytes = !discard;
+    return Receive(ro, versions, timeout_s);
+  }
+  return Status(service);
+}
