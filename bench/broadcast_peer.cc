@@ -7,6 +7,8 @@
 //                          [--advertise-host H] [--versions N] [--discard] [--max-held-chunks K]
 //                          [--timeout-s S]
 //   broadcast_peer status --service H:P
+//   broadcast_peer serve-fetch --address H:P --bytes N [--seed S] --dir D
+//   broadcast_peer fetch --controller H:P
 //
 // publish: synthetic weights (U8 tensors of 4 MiB, filled from --seed; with --changed F, the
 // first F of the tensors from seed+1), one JSON line {"version", "bytes", "chunks",
@@ -14,8 +16,12 @@
 // {"receiver", "version", "bytes", "published_unix_ms", "verified_unix_ms", "fetch_seconds",
 // "chunks_fetched", "chunks_skipped", "bytes_received", "bytes_sent", "hash_failures",
 // "reparents"}; exits 0 after --versions, 1 at --timeout-s. status: the service's Status as
-// JSON.
+// JSON. serve-fetch / fetch: the path without the service, for comparison: a controller
+// (lib/controller) publishing the same synthetic weights, and a Controller.FetchWeights
+// client that checks the SHA-256 as the bytes stream in and drops them; one JSON line
+// {"bytes", "start_unix_ms", "end_unix_ms", "seconds"}.
 #include <grpcpp/grpcpp.h>
+#include <openssl/evp.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -29,7 +35,10 @@
 #include "google/protobuf/util/json_util.h"
 #include "lib/broadcast/publisher.h"
 #include "lib/broadcast/receiver.h"
+#include "lib/controller/controller_server.h"
+#include "lib/data/prompt_dataset.h"
 #include "lib/safetensors/safetensors_writer.h"
+#include "r1rl/v1/controller.grpc.pb.h"
 
 namespace {
 
@@ -135,6 +144,94 @@ int Receive(const ReceiverOptions& o, int versions, double timeout_s) {
   return got >= versions ? 0 : 1;
 }
 
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int ServeFetch(const std::string& address, int64_t bytes, uint32_t seed, const std::string& dir) {
+  r1rl::learner::ControllerOptions o;
+  o.grpc_address = address;
+  o.rollouts_address = "tcp://127.0.0.1:0";
+  o.graders_address = "tcp://127.0.0.1:0";
+  o.ingest_address = "tcp://127.0.0.1:0";
+  o.metrics_address = "127.0.0.1:0";
+  o.buffer_path = dir + "/buffer";
+  auto data = r1rl::learner::PromptDataset::Parse(
+      R"({"prompt": "1+1=", "reward": {"kind": "exact", "answer": "2"}})", "inline");
+  if (!data.ok()) return std::cerr << data.status().message() << "\n", 2;
+  auto c = r1rl::learner::ControllerServer::Start(o, std::move(*data));
+  if (!c.ok())
+    return std::cerr << "broadcast_peer serve-fetch: " << c.status().message() << "\n", 2;
+  (*c)->PublishWeights(0, SyntheticWeights(bytes, seed, 1.0));
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  std::cout << "serving" << std::endl;
+  int sig = 0;
+  sigwait(&stop, &sig);
+  return 0;
+}
+
+int Fetch(const std::string& controller) {
+  auto stub = r1rl::v1::Controller::NewStub(
+      grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()));
+  r1rl::v1::RegisterResponse reg;
+  {
+    grpc::ClientContext rctx;
+    r1rl::v1::RegisterRequest r;
+    r.set_kind("rollout_worker");
+    if (grpc::Status s = stub->Register(&rctx, r, &reg); !s.ok())
+      return std::cerr << "broadcast_peer fetch: register: " << s.error_message() << "\n", 1;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t start_ms = UnixMs();
+  grpc::ClientContext ctx;
+  r1rl::v1::FetchWeightsRequest req;
+  req.set_worker_id(reg.worker_id());
+  req.set_have_version(-1);
+  auto reader = stub->FetchWeights(&ctx, req);
+  r1rl::v1::WeightsChunk chunk;
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
+  std::string want;
+  int64_t got = 0;
+  while (reader->Read(&chunk)) {
+    if (want.empty()) want = chunk.sha256();
+    EVP_DigestUpdate(md, chunk.data().data(), chunk.data().size());
+    got += static_cast<int64_t>(chunk.data().size());
+  }
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(md, digest, &len);
+  EVP_MD_CTX_free(md);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned i = 0; i < len; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok() || hex != want) {
+    std::cerr << "broadcast_peer fetch: " << (st.ok() ? "SHA-256 differs" : st.error_message())
+              << "\n";
+    return 1;
+  }
+  std::cout
+      << nlohmann::json(
+             {{"bytes", got},
+              {"start_unix_ms", start_ms},
+              {"end_unix_ms", UnixMs()},
+              {"seconds",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}})
+             .dump()
+      << std::endl;
+  return 0;
+}
+
 int Status(const std::string& service) {
   auto stub = r1rl::v1::ParamBroadcast::NewStub(
       grpc::CreateChannel(service, grpc::InsecureChannelCredentials()));
@@ -183,6 +280,14 @@ int main(int argc, char** argv) {
   rec->add_flag("--discard", discard, "check and drop the bytes");
   auto* st = app.add_subcommand("status", "the service's status as JSON");
   st->add_option("--service", service)->required();
+  std::string address, dir;
+  auto* serve = app.add_subcommand("serve-fetch", "a controller serving synthetic weights");
+  serve->add_option("--address", address)->required();
+  serve->add_option("--bytes", bytes);
+  serve->add_option("--seed", seed);
+  serve->add_option("--dir", dir)->required();
+  auto* fetch = app.add_subcommand("fetch", "Controller.FetchWeights once, checked");
+  fetch->add_option("--controller", address)->required();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_logger_mt("broadcast_peer"));  // stdout is JSON
   if (*pub) return Publish(service, version, bytes, seed, changed);
@@ -191,5 +296,7 @@ int main(int argc, char** argv) {
     ro.keep_bytes = !discard;
     return Receive(ro, versions, timeout_s);
   }
+  if (*serve) return ServeFetch(address, bytes, seed, dir);
+  if (*fetch) return Fetch(address);
   return Status(service);
 }

@@ -171,13 +171,14 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
     if (receiver) {
       const auto start = Clock::now();
       const auto deadline = start + std::chrono::milliseconds(options.weights_wait_ms);
-      while (Clock::now() < deadline && receiver->connected()) {
+      while (Clock::now() < deadline) {
         if (auto got = receiver->WaitFor(version, std::chrono::milliseconds(100)))
           return LoadWeights(got->version, std::move(got->bytes), start, "broadcast");
-        // Not even announced after a few seconds: the service never got it (the learner could
-        // not publish there); the controller has it.
-        if (receiver->announced_version() != version &&
-            Clock::now() - start > std::chrono::seconds(3))
+        // A few seconds' grace (a receiver still joining, a version still being announced);
+        // then a service that does not answer, or never got this version (the learner could
+        // not publish there), sends the worker to the controller, which has it.
+        if (Clock::now() - start > std::chrono::seconds(3) &&
+            (!receiver->connected() || receiver->announced_version() < version))
           break;
       }
       m_fetch_failures.Add({{"reason", "broadcast_fallback"}}).Increment();
