@@ -9,6 +9,7 @@
 //   broadcast_peer status --service H:P
 //   broadcast_peer serve-fetch --address H:P --bytes N [--seed S] --dir D
 //   broadcast_peer fetch --controller H:P
+//   broadcast_peer diff A.safetensors B.safetensors [--chunk-bytes N] [--bf16]
 //
 // publish: synthetic weights (U8 tensors of 4 MiB, filled from --seed; with --changed F, the
 // first F of the tensors from seed+1), one JSON line {"version", "bytes", "chunks",
@@ -19,7 +20,10 @@
 // JSON. serve-fetch / fetch: the path without the service, for comparison: a controller
 // (lib/controller) publishing the same synthetic weights, and a Controller.FetchWeights
 // client that checks the SHA-256 as the bytes stream in and drops them; one JSON line
-// {"bytes", "start_unix_ms", "end_unix_ms", "seconds"}.
+// {"bytes", "start_unix_ms", "end_unix_ms", "seconds"}. diff: how much of a version the
+// broadcast would skip after a step: chunks of B whose hash equals A's at the same place, and
+// tensors and elements unchanged (--bf16: both cast to bfloat16 first, as workers that
+// sample in bf16 would receive them).
 #include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -28,13 +32,16 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "google/protobuf/util/json_util.h"
+#include "lib/broadcast/manifest.h"
 #include "lib/broadcast/publisher.h"
 #include "lib/broadcast/receiver.h"
+#include "lib/broadcast/transfer_dtype.h"
 #include "lib/controller/controller_server.h"
 #include "lib/data/prompt_dataset.h"
 #include "lib/safetensors/safetensors_writer.h"
@@ -139,7 +146,7 @@ int Receive(const ReceiverOptions& o, int versions, double timeout_s) {
     ++got;
   }
   // A relay lingers a little so its child can take the last chunks it holds.
-  if (got >= versions) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  if (got >= versions) std::this_thread::sleep_for(std::chrono::seconds(3));
   (*rx)->Stop();
   return got >= versions ? 0 : 1;
 }
@@ -232,6 +239,56 @@ int Fetch(const std::string& controller) {
   return 0;
 }
 
+// The file's bytes, or (bf16) the file with every F32 tensor cast to BF16.
+absl::StatusOr<std::string> Bytes(const std::string& path, bool bf16) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(path);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!bf16) return bytes;
+  return r1rl::broadcast::CastFloat32Tensors(bytes, r1rl::safetensors::DType::kBF16);
+}
+
+int Diff(const std::string& a_path, const std::string& b_path, int64_t chunk_bytes, bool bf16) {
+  auto a = Bytes(a_path, bf16);
+  auto b = Bytes(b_path, bf16);
+  if (!a.ok() || !b.ok()) {
+    std::cerr << "broadcast_peer diff: " << (a.ok() ? b.status() : a.status()).message() << "\n";
+    return 2;
+  }
+  auto ma = r1rl::broadcast::BuildManifest(0, *a, chunk_bytes);
+  auto mb = r1rl::broadcast::BuildManifest(1, *b, chunk_bytes);
+  if (!ma.ok() || !mb.ok()) return 2;
+  int64_t same_chunks = 0, same_tensors = 0, same_elements = 0, elements = 0;
+  for (int i = 0; i < mb->chunks_size(); ++i)
+    same_chunks += i < ma->chunks_size() && ma->chunks(i).hash() == mb->chunks(i).hash();
+  for (int i = 0; i < mb->tensors_size() && i < ma->tensors_size(); ++i) {
+    const auto& ta = ma->tensors(i);
+    const auto& tb = mb->tensors(i);
+    const std::string_view xa(a->data() + ta.offset(), static_cast<size_t>(ta.size()));
+    const std::string_view xb(b->data() + tb.offset(), static_cast<size_t>(tb.size()));
+    same_tensors += xa == xb;
+    const size_t width = ta.dtype() == "F32" ? 4 : 2;
+    for (size_t k = 0; k + width <= xa.size() && k + width <= xb.size(); k += width) {
+      ++elements;
+      same_elements += std::memcmp(xa.data() + k, xb.data() + k, width) == 0;
+    }
+  }
+  std::cout << nlohmann::json(
+                   {{"bytes", b->size()},
+                    {"chunk_bytes", chunk_bytes},
+                    {"bf16", bf16},
+                    {"chunks", mb->chunks_size()},
+                    {"chunks_unchanged", same_chunks},
+                    {"tensors", mb->tensors_size()},
+                    {"tensors_unchanged", same_tensors},
+                    {"elements_unchanged_fraction",
+                     elements ? static_cast<double>(same_elements) / static_cast<double>(elements)
+                              : 0.0}})
+                   .dump()
+            << std::endl;
+  return 0;
+}
+
 int Status(const std::string& service) {
   auto stub = r1rl::v1::ParamBroadcast::NewStub(
       grpc::CreateChannel(service, grpc::InsecureChannelCredentials()));
@@ -288,6 +345,14 @@ int main(int argc, char** argv) {
   serve->add_option("--dir", dir)->required();
   auto* fetch = app.add_subcommand("fetch", "Controller.FetchWeights once, checked");
   fetch->add_option("--controller", address)->required();
+  std::string file_a, file_b;
+  int64_t chunk_bytes = int64_t{1} << 20;
+  bool bf16 = false;
+  auto* diff = app.add_subcommand("diff", "chunks two versions have in common");
+  diff->add_option("a", file_a)->required();
+  diff->add_option("b", file_b)->required();
+  diff->add_option("--chunk-bytes", chunk_bytes);
+  diff->add_flag("--bf16", bf16);
   CLI11_PARSE(app, argc, argv);
   spdlog::set_default_logger(spdlog::stderr_logger_mt("broadcast_peer"));  // stdout is JSON
   if (*pub) return Publish(service, version, bytes, seed, changed);
@@ -298,5 +363,6 @@ int main(int argc, char** argv) {
   }
   if (*serve) return ServeFetch(address, bytes, seed, dir);
   if (*fetch) return Fetch(address);
+  if (*diff) return Diff(file_a, file_b, chunk_bytes, bf16);
   return Status(service);
 }

@@ -199,6 +199,10 @@ std::vector<KeySpec> BuildSchema() {
       {"broadcast.slow_lag_chunks", T::kInt, "256",
        "A receiver this many chunks behind its parent, three reports in a row, moves to the "
        "tail of a chain so it slows nobody (0: never)."},
+      {"broadcast.transfer_dtype", T::kString, "\"float32\"",
+       "The dtype the learner publishes float32 weights in: float32, or bfloat16 / float16 for "
+       "workers that sample in it (half the bytes; more chunks unchanged after a small step). "
+       "Controller.FetchWeights, the fallback, serves float32."},
       {"broadcast.max_model_bytes", T::kInt, "68719476736",
        "Largest version accepted from the learner or in a manifest."},
       // learner (the r1rl-learner service: controller + GRPO trainer)

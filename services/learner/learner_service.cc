@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/broadcast/publisher.h"
+#include "lib/broadcast/transfer_dtype.h"
 #include "lib/model/policy.h"
 #include "lib/status/status_macros.h"
 #include "lib/training/advantages.h"
@@ -322,6 +323,17 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   c.ingest_address = cfg.GetString("learner.ingest_address");
   c.metrics_address = cfg.GetString("learner.metrics_address");
   c.broadcast_address = cfg.GetString("broadcast.address");
+  {
+    const std::string d = cfg.GetString("broadcast.transfer_dtype");
+    if (d == "float32")
+      o.broadcast_dtype = "F32";
+    else if (d == "bfloat16")
+      o.broadcast_dtype = "BF16";
+    else if (d == "float16")
+      o.broadcast_dtype = "F16";
+    else
+      return bad("broadcast.transfer_dtype", "\"" + d + "\"", "float32, bfloat16 or float16");
+  }
   c.buffer_path = o.run_dir + "/buffer";
   const int64_t g = cfg.GetInt("generation.num_samples");
   if (g < 2 || g > 4096) return bad("generation.num_samples", g, "GRPO needs a group of 2..4096");
@@ -358,7 +370,16 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   WeightPublisher publish = [&](int64_t version, std::string bytes) {
     if (broadcaster) {
       const auto start = Clock::now();
-      auto r = broadcaster->Publish(version, bytes);
+      absl::StatusOr<v1::PublishResponse> r;
+      if (o.broadcast_dtype == "F32") {
+        r = broadcaster->Publish(version, bytes);
+      } else if (auto cast = broadcast::CastFloat32Tensors(
+                     bytes, *safetensors::DTypeFromName(o.broadcast_dtype));
+                 cast.ok()) {
+        r = broadcaster->Publish(version, *cast);
+      } else {
+        r = cast.status();
+      }
       if (r.ok()) {
         lm.broadcast_seconds.Observe(Since(start));
       } else {  // workers fall back to FetchWeights
