@@ -354,11 +354,9 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
       if (HasNewsLocked(*req)) return true;
       return ParentLocked(id).id() != req->parent_id();
     };
-    while (!news() &&
-           cv.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(500))) !=
-               std::cv_status::no_timeout &&
-           Clock::now() < deadline) {
-    }
+    // Woken by news; every 500 ms it looks at the call itself (a client gone away).
+    while (!news() && Clock::now() < deadline)
+      cv.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(500)));
     if (!receivers.count(id)) {
       out->set_rejoin(true);
       return grpc::Status::OK;
