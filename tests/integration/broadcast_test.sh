@@ -82,7 +82,9 @@ wait_version late 0
 
 echo "== r4 is frozen while versions 1 and 2 go out; thawed, it skips to 2"
 kill -STOP "$PID_r4"
-"$PEER" publish --service $SVC --version 1 --bytes 16777216 --seed 2 > publish1.out || fail "publish 1"
+# Version 1 is large: a Sync answered while r4 was frozen may hand it version 1 first, and it
+# must learn of version 2 (one Sync, milliseconds) long before it could finish version 1.
+"$PEER" publish --service $SVC --version 1 --bytes 134217728 --seed 2 > publish1.out || fail "publish 1"
 for r in r1 r3 late; do wait_version $r 1; done
 "$PEER" publish --service $SVC --version 2 --bytes 16777216 --seed 3 > publish2.out || fail "publish 2"
 for r in r1 r3 late; do wait_version $r 2; done
