@@ -25,7 +25,6 @@
 // tensors and elements unchanged (--bf16: both cast to bfloat16 first, as workers that
 // sample in bf16 would receive them).
 #include <grpcpp/grpcpp.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -42,9 +41,11 @@
 #include "lib/broadcast/publisher.h"
 #include "lib/broadcast/receiver.h"
 #include "lib/broadcast/transfer_dtype.h"
+#include "lib/broadcast/wall_clock.h"
 #include "lib/controller/controller_server.h"
 #include "lib/data/prompt_dataset.h"
 #include "lib/safetensors/safetensors_writer.h"
+#include "lib/transport/sha256.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
 namespace {
@@ -151,12 +152,6 @@ int Receive(const ReceiverOptions& o, int versions, double timeout_s) {
   return got >= versions ? 0 : 1;
 }
 
-int64_t UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 int ServeFetch(const std::string& address, int64_t bytes, uint32_t seed, const std::string& dir) {
   r1rl::learner::ControllerOptions o;
   o.grpc_address = address;
@@ -195,32 +190,22 @@ int Fetch(const std::string& controller) {
       return std::cerr << "broadcast_peer fetch: register: " << s.error_message() << "\n", 1;
   }
   const auto start = std::chrono::steady_clock::now();
-  const int64_t start_ms = UnixMs();
+  const int64_t start_ms = r1rl::broadcast::UnixMillis();
   grpc::ClientContext ctx;
   r1rl::v1::FetchWeightsRequest req;
   req.set_worker_id(reg.worker_id());
   req.set_have_version(-1);
   auto reader = stub->FetchWeights(&ctx, req);
   r1rl::v1::WeightsChunk chunk;
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(md, EVP_sha256(), nullptr);
+  r1rl::transport::Sha256Stream hash;
   std::string want;
   int64_t got = 0;
   while (reader->Read(&chunk)) {
     if (want.empty()) want = chunk.sha256();
-    EVP_DigestUpdate(md, chunk.data().data(), chunk.data().size());
+    hash.Update(chunk.data());
     got += static_cast<int64_t>(chunk.data().size());
   }
-  unsigned char digest[32];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(md, digest, &len);
-  EVP_MD_CTX_free(md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned i = 0; i < len; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
+  const std::string hex = hash.HexDigest();
   grpc::Status st = reader->Finish();
   if (!st.ok() || hex != want) {
     std::cerr << "broadcast_peer fetch: " << (st.ok() ? "SHA-256 differs" : st.error_message())
@@ -231,7 +216,7 @@ int Fetch(const std::string& controller) {
       << nlohmann::json(
              {{"bytes", got},
               {"start_unix_ms", start_ms},
-              {"end_unix_ms", UnixMs()},
+              {"end_unix_ms", r1rl::broadcast::UnixMillis()},
               {"seconds",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}})
              .dump()

@@ -100,7 +100,6 @@ void ChunkServer::Loop() {
           const_cast<char*>((*hold)->data()), (*hold)->size(),
           [](void*, void* hint) { delete static_cast<ChunkStore::Chunk*>(hint); }, hold);
       router_->send(data, zmq::send_flags::none);
-      ++chunks_sent_;
       bytes_sent_ += size;
       if (on_sent_) on_sent_(req.version(), size);
     } catch (const zmq::error_t&) {

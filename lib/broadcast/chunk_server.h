@@ -54,7 +54,6 @@ class ChunkServer {
   void Stop();     // idempotent
 
   const std::string& endpoint() const { return endpoint_; }
-  int64_t chunks_sent() const { return chunks_sent_; }
   int64_t bytes_sent() const { return bytes_sent_; }
   int64_t bad_requests() const { return bad_requests_; }
 
@@ -74,7 +73,7 @@ class ChunkServer {
   std::unique_ptr<zmq::socket_t> wake_out_;  // under wake_mu_
   std::string endpoint_;
   std::atomic<bool> running_{true};
-  std::atomic<int64_t> chunks_sent_{0}, bytes_sent_{0}, bad_requests_{0};
+  std::atomic<int64_t> bytes_sent_{0}, bad_requests_{0};
   std::thread thread_;
 };
 

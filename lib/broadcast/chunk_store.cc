@@ -4,8 +4,7 @@ namespace r1rl::broadcast {
 
 void ChunkStore::Put(const std::string& hash, Chunk data) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto [it, added] = chunks_.emplace(hash, data);
-  if (added) bytes_ += static_cast<int64_t>(data->size());
+  chunks_.emplace(hash, std::move(data));
 }
 
 ChunkStore::Chunk ChunkStore::Get(const std::string& hash) const {
@@ -16,32 +15,14 @@ ChunkStore::Chunk ChunkStore::Get(const std::string& hash) const {
 
 void ChunkStore::Erase(const std::string& hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = chunks_.find(hash);
-  if (it == chunks_.end()) return;
-  bytes_ -= static_cast<int64_t>(it->second->size());
-  chunks_.erase(it);
+  chunks_.erase(hash);
 }
 
 void ChunkStore::RetainOnly(const std::unordered_set<std::string>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = chunks_.begin(); it != chunks_.end();) {
-    if (keep.count(it->first)) {
-      ++it;
-    } else {
-      bytes_ -= static_cast<int64_t>(it->second->size());
-      it = chunks_.erase(it);
-    }
+    it = keep.count(it->first) ? std::next(it) : chunks_.erase(it);
   }
-}
-
-size_t ChunkStore::chunks() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return chunks_.size();
-}
-
-int64_t ChunkStore::bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return bytes_;
 }
 
 }  // namespace r1rl::broadcast

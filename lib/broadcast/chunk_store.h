@@ -28,13 +28,10 @@ class ChunkStore {
   void Erase(const std::string& hash);
   // Drops every chunk whose hash is not in `keep`.
   void RetainOnly(const std::unordered_set<std::string>& keep);
-  size_t chunks() const;
-  int64_t bytes() const;
 
  private:
   mutable std::mutex mu_;
   std::unordered_map<std::string, Chunk> chunks_;
-  int64_t bytes_ = 0;
 };
 
 }  // namespace r1rl::broadcast

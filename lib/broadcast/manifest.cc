@@ -1,22 +1,14 @@
 #include "lib/broadcast/manifest.h"
 
-#include <chrono>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "lib/broadcast/wall_clock.h"
 #include "lib/safetensors/safetensors.h"
+#include "lib/transport/sha256.h"
 #include "lib/transport/xxh3.h"
 
 namespace r1rl::broadcast {
-namespace {
-
-int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view bytes,
                                            int64_t chunk_bytes) {

@@ -15,6 +15,7 @@
 #include "lib/broadcast/chunk_server.h"
 #include "lib/broadcast/chunk_store.h"
 #include "lib/broadcast/manifest.h"
+#include "lib/broadcast/wall_clock.h"
 #include "lib/transport/xxh3.h"
 #include "r1rl/v1/broadcast.grpc.pb.h"
 
@@ -22,12 +23,6 @@ namespace r1rl::broadcast {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int64_t UnixMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -59,7 +54,7 @@ struct Receiver::State {
   int window = 4;
 
   std::atomic<int64_t> bytes_received{0}, chunks_skipped{0}, hash_failures{0}, reparents{0},
-      versions_skipped{0}, manifests_rejected{0};
+      versions_skipped{0};
 
   std::thread sync_thread, fetch_thread;
 
@@ -153,7 +148,6 @@ struct Receiver::State {
     }
     if (resp.has_manifest()) {
       if (auto st = ValidateManifest(resp.manifest(), options.max_model_bytes); !st.ok()) {
-        ++manifests_rejected;
         spdlog::warn("broadcast receiver {}: {}; keeping version {}", id, std::string(st.message()),
                      held_version);
       } else if (resp.manifest().version() != held_version &&
@@ -502,10 +496,5 @@ std::string Receiver::id() const {
 }
 
 std::string Receiver::endpoint() const { return state_->server->endpoint(); }
-
-std::string Receiver::parent_id() const {
-  std::lock_guard<std::mutex> lock(state_->mu);
-  return state_->parent.id();
-}
 
 }  // namespace r1rl::broadcast

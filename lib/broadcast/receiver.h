@@ -75,8 +75,7 @@ class Receiver {
   v1::ReceiverCounters counters() const;
   std::string id() const;
   std::string endpoint() const;  // its chunk server, as children reach it
-  std::string parent_id() const;
-  void Stop();  // idempotent
+  void Stop();                   // idempotent
 
  private:
   struct State;

@@ -40,7 +40,6 @@ class RelayTopology {
   std::optional<v1::Peer> Parent(const std::string& id) const;
   Place Find(const std::string& id) const;
   const v1::Peer& root() const { return root_; }
-  int fanout() const { return static_cast<int>(chains_.size()); }
   size_t size() const;
   // The chains, each from the node the root feeds to the tail.
   const std::vector<std::vector<v1::Peer>>& chains() const { return chains_; }

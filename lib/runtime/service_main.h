@@ -32,6 +32,12 @@ int FailService(const std::string& name, const absl::Status& status, int code = 
 // SIGTERM and SIGINT set *stop (which must outlive the process's signal handling).
 void StopOnSignals(std::atomic<bool>* stop);
 
+// For a main thread that serves until told to stop: BlockStopSignals before any thread starts
+// (threads inherit the mask, so SIGTERM and SIGINT reach no one else), then WaitForStopSignal
+// returns the signal once one comes.
+void BlockStopSignals();
+int WaitForStopSignal();
+
 }  // namespace r1rl::runtime
 
 #endif  // R1RL_LIB_RUNTIME_SERVICE_MAIN_H_

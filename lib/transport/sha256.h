@@ -7,6 +7,7 @@
 #ifndef R1RL_LIB_TRANSPORT_SHA256_H_
 #define R1RL_LIB_TRANSPORT_SHA256_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,23 @@ std::string Sha256Hex(std::string_view bytes);
 
 // SHA-256 of a file's bytes, read in 1 MiB blocks; "" when the file cannot be read.
 std::string Sha256File(const std::string& path);
+
+// SHA-256 of bytes that arrive in pieces (a stream checked as it comes, then dropped).
+//   Sha256Stream h;  h.Update(part1);  h.Update(part2);  std::string hex = h.HexDigest();
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  void Update(std::string_view bytes);
+  std::string HexDigest();  // once
+
+ private:
+  struct Ctx;
+  std::unique_ptr<Ctx> ctx_;
+};
+
+// Lowercase hex of any byte string.
+std::string HexOf(std::string_view bytes);
 
 }  // namespace r1rl::transport
 

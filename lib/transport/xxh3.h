@@ -4,7 +4,7 @@
 // Who may publish weights at all is the control plane's business (tokens, TLS).
 //
 //   std::string h = Xxh128(chunk);      // 16 bytes, big-endian (high half first)
-//   std::string hex = HexOf(h);         // 32 lowercase hex digits
+//   std::string hex = HexOf(h);         // 32 lowercase hex digits (sha256.h)
 #ifndef R1RL_LIB_TRANSPORT_XXH3_H_
 #define R1RL_LIB_TRANSPORT_XXH3_H_
 
@@ -16,9 +16,6 @@ namespace r1rl::transport {
 inline constexpr size_t kXxh128Bytes = 16;
 
 std::string Xxh128(std::string_view bytes);
-
-// Lowercase hex of any byte string.
-std::string HexOf(std::string_view bytes);
 
 }  // namespace r1rl::transport
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/transport/sha256.h"
+
 namespace r1rl::transport {
 namespace {
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -324,15 +325,14 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   c.metrics_address = cfg.GetString("learner.metrics_address");
   c.broadcast_address = cfg.GetString("broadcast.address");
   {
+    using safetensors::DType;
     const std::string d = cfg.GetString("broadcast.transfer_dtype");
-    if (d == "float32")
-      o.broadcast_dtype = "F32";
-    else if (d == "bfloat16")
-      o.broadcast_dtype = "BF16";
-    else if (d == "float16")
-      o.broadcast_dtype = "F16";
-    else
+    static const std::map<std::string, DType> kDtypes = {
+        {"float32", DType::kF32}, {"bfloat16", DType::kBF16}, {"float16", DType::kF16}};
+    auto it = kDtypes.find(d);
+    if (it == kDtypes.end())
       return bad("broadcast.transfer_dtype", "\"" + d + "\"", "float32, bfloat16 or float16");
+    o.broadcast_dtype = it->second;
   }
   c.buffer_path = o.run_dir + "/buffer";
   const int64_t g = cfg.GetInt("generation.num_samples");
@@ -371,11 +371,9 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     if (broadcaster) {
       const auto start = Clock::now();
       absl::StatusOr<v1::PublishResponse> r;
-      if (o.broadcast_dtype == "F32") {
-        r = broadcaster->Publish(version, bytes);
-      } else if (auto cast = broadcast::CastFloat32Tensors(
-                     bytes, *safetensors::DTypeFromName(o.broadcast_dtype));
-                 cast.ok()) {
+      if (o.broadcast_dtype == safetensors::DType::kF32) {
+        r = broadcaster->Publish(version, bytes);  // as trained: no copy
+      } else if (auto cast = broadcast::CastFloat32Tensors(bytes, o.broadcast_dtype); cast.ok()) {
         r = broadcaster->Publish(version, *cast);
       } else {
         r = cast.status();

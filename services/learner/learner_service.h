@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "lib/config/config.h"
 #include "lib/controller/controller_server.h"
+#include "lib/safetensors/safetensors.h"
 #include "lib/training/grpo_trainer.h"
 
 namespace r1rl::learner {
@@ -43,9 +44,9 @@ struct LearnerOptions {
   int64_t epochs = 0;             // passes over the data (0: as many as the steps need)
   int64_t checkpoint_every = 10;  // steps; 0: the final checkpoint only
   int64_t checkpoint_keep = 3;    // step-N checkpoints kept (final always)
-  // Weights to the param-broadcast service (controller.broadcast_address) in this dtype:
-  // "F32" as trained, or "BF16" / "F16" (broadcast.transfer_dtype).
-  std::string broadcast_dtype = "F32";
+  // Weights to the param-broadcast service (controller.broadcast_address) in this dtype: F32
+  // as trained, or BF16 / F16 (broadcast.transfer_dtype).
+  safetensors::DType broadcast_dtype = safetensors::DType::kF32;
 };
 
 // learner.*, grpo.*, optim.*, generation.*: InvalidArgument naming the key and the value.

@@ -4,7 +4,6 @@
 //
 // Keys: broadcast.* (docs/configuration.md). Runs until SIGTERM or SIGINT and exits 0; a bad
 // configuration exits 2 with the key named.
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -19,18 +18,13 @@ int main(int argc, char** argv) {
   if (!start.config) return start.exit_code;
   auto options = r1rl::broadcast::BroadcastServerOptionsFromConfig(*start.config);
   if (!options.ok()) return r1rl::runtime::FailService(kName, options.status());
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  r1rl::runtime::BlockStopSignals();
   auto server = r1rl::broadcast::BroadcastServer::Start(*options);
   if (!server.ok()) return r1rl::runtime::FailService(kName, server.status());
   std::cout << "r1rl-param-broadcast serving; gRPC port " << (*server)->grpc_port() << ", chunks "
             << (*server)->chunk_endpoint() << ", metrics port " << (*server)->metrics_port()
             << std::endl;
-  int sig = 0;
-  sigwait(&stop, &sig);
+  const int sig = r1rl::runtime::WaitForStopSignal();
   spdlog::info("signal {}: stopping", sig);
   (*server)->Shutdown();
   return 0;

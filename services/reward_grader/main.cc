@@ -5,7 +5,6 @@
 // Keys: grader.* (sockets, threads, limits) and reward.* (weights, format, CAS, sandbox);
 // docs/configuration.md. Runs until SIGTERM or SIGINT, then grades and pushes what it has
 // taken and exits 0. A bad configuration exits 2 with the key named.
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -22,18 +21,13 @@ int main(int argc, char** argv) {
   auto options = r1rl::reward::GraderServerOptionsFromConfig(*start.config);
   if (!options.ok()) return r1rl::runtime::FailService(kName, options.status());
   // Signals are taken synchronously by the main thread; every other thread blocks them.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  r1rl::runtime::BlockStopSignals();
   auto server = r1rl::reward::GraderServer::Start(*options);
   if (!server.ok()) return r1rl::runtime::FailService(kName, server.status());
   std::cout << "r1rl-reward-grader " << (*server)->id() << " serving; gRPC port "
             << (*server)->grpc_port() << ", metrics port " << (*server)->metrics_port()
             << std::endl;
-  int sig = 0;
-  sigwait(&stop, &sig);
+  const int sig = r1rl::runtime::WaitForStopSignal();
   spdlog::info("signal {}: finishing the groups taken, then stopping", sig);
   (*server)->Shutdown();
   return 0;
