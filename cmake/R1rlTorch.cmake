@@ -59,3 +59,14 @@ if(TORCH_CUDA_LIBRARIES OR CAFFE2_USE_CUDA)
   set(R1RL_TORCH_HAS_CUDA ON)
 endif()
 message(STATUS "r1rl: LibTorch ${Torch_VERSION} at ${TORCH_INSTALL_PREFIX}, CUDA: ${R1RL_TORCH_HAS_CUDA}")
+
+# c10d's Gloo backend: LibTorch carries Gloo's code, its ProcessGroupGloo.hpp needs Gloo's
+# headers (Debian: libgloo-dev; PyTorch's wheel ships them in its include folder).
+find_path(R1RL_GLOO_INCLUDE_DIR gloo/config.h HINTS ${TORCH_INCLUDE_DIRS})
+if(R1RL_GLOO_INCLUDE_DIR)
+  set(R1RL_HAVE_GLOO ON)
+else()
+  set(R1RL_HAVE_GLOO OFF)
+  message(WARNING "r1rl: no Gloo headers (apt install libgloo-dev): the learner runs one rank on CPU")
+endif()
+message(STATUS "r1rl: c10d Gloo: ${R1RL_HAVE_GLOO} (${R1RL_GLOO_INCLUDE_DIR})")

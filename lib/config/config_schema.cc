@@ -233,6 +233,29 @@ std::vector<KeySpec> BuildSchema() {
       {"learner.resume", T::kBool, "true",
        "Continue from the newest checkpoint's resume point in learner.run_dir's buffer (policy, "
        "optimizer, step, dataset position)."},
+      {"learner.world_size", T::kInt, "0",
+       "Data-parallel learner ranks (0: WORLD_SIZE, else 1). Rank 0 runs the controller; "
+       "every rank trains on its share of each step's groups (c10d)."},
+      {"learner.rank", T::kInt, "-1",
+       "This process's rank (-1: RANK, else a StatefulSet pod's ordinal from HOSTNAME "
+       "name-N, else 0)."},
+      {"learner.master_addr", T::kString, "",
+       "Rank 0's host for the rendezvous (c10d TCPStore; \"\": MASTER_ADDR, else 127.0.0.1)."},
+      {"learner.master_port", T::kInt, "0",
+       "The rendezvous port on rank 0 (0: MASTER_PORT, else 29500)."},
+      {"learner.dist_backend", T::kString, "auto",
+       "c10d backend: auto (NCCL when the model is on CUDA, else Gloo), gloo or nccl."},
+      {"learner.dist_timeout_s", T::kDouble, "120",
+       "The rendezvous and every collective fail after this long: a dead or hung rank ends "
+       "the others with an error naming it."},
+      {"learner.dist_interface", T::kString, "",
+       "Gloo's network interface (\"\": GLOO_SOCKET_IFNAME, else the host name's address)."},
+      {"learner.bucket_mb", T::kDouble, "25",
+       "Gradient all-reduce bucket size in MiB: fewer, larger calls amortise each call's "
+       "latency."},
+      {"learner.shard_optimizer", T::kBool, "false",
+       "ZeRO-1: each rank keeps the Adam moments of 1/N of the parameters (reduce-scatter "
+       "the gradients, all-gather the updated parameters)."},
       // sft
       {"sft.lr", T::kDouble, "5e-4",
        "Peak learning rate of supervised fine-tuning (cosine to 10%)."},

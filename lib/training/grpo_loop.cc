@@ -79,7 +79,7 @@ absl::StatusOr<GrpoLoopResult> GrpoLoop::Run(const std::atomic<bool>* stop) {
     {
       std::unique_lock<std::mutex> lock;
       if (std::mutex* mu = source_->weights_mutex()) lock = std::unique_lock<std::mutex>(*mu);
-      stepped = trainer_->Step(&batch->rollouts, batch->group_size);
+      stepped = trainer_->Step(&batch->rollouts, batch->group_size, batch->shard);
     }
     if (!stepped.ok()) return stepped.status();
     ++step_;

@@ -14,10 +14,9 @@
 //     checkpoint every options.checkpoint_every steps
 //   final checkpoint
 //
-// Data parallelism's seam: trainer.Step computes each mini-batch's gradient and hands it to
-// the trainer's GradientReducer (grpo_trainer.h) before the optimizer steps; one process has
-// none. A data-parallel learner runs this same loop on every rank, each rank's source handing
-// it that rank's share of the batch.
+// Data parallelism: a data-parallel learner runs this same loop on every rank, each rank's
+// source handing it that rank's whole groups of the batch (RolloutBatch::shard); the trainer
+// sums the gradients over the ranks (grpo_trainer.h, data_parallel.h).
 //
 // Thread-safety: Run on one thread. A source whose other threads read the policy's weights
 // (the demo's sampler) gives weights_mutex(): the loop holds it while the trainer steps.
@@ -49,8 +48,9 @@ class GrpoTrainer;
 struct RolloutBatch {
   std::vector<Rollout> rollouts;  // whole groups of group_size, group-major, rewards set
   int64_t group_size = 0;
-  Metrics stats;  // the source's statistics of the batch (reward, length, ...), merged into
-                  // the step's metrics
+  Metrics stats;     // the source's statistics of the batch (reward, length, ...), merged into
+                     // the step's metrics
+  BatchShard shard;  // where `rollouts` sit in the whole batch (data-parallel ranks)
 };
 
 class RolloutSource {

@@ -129,14 +129,17 @@ absl::StatusOr<GrpoLossResult> GrpoLoss(const GrpoLossInputs& in, const GrpoLoss
     stats.tis_frac_capped = Item((capped * mask).sum() / mask.sum().clamp_min(1.0));
   }
 
+  const double sequences =
+      in.total_sequences > 0 ? in.total_sequences : static_cast<double>(l.size(0));
   auto aggregate = [&](const torch::Tensor& values) -> torch::Tensor {
     switch (opt.aggregation) {
       case LossAggregation::kTokenMean:
-        return (values * mask).sum() / mask.sum().clamp_min(1.0);
+        return in.total_tokens > 0 ? (values * mask).sum() / in.total_tokens
+                                   : (values * mask).sum() / mask.sum().clamp_min(1.0);
       case LossAggregation::kSeqMeanTokenMean:
-        return ((values * mask).sum(1) / seq_tokens).mean();
+        return ((values * mask).sum(1) / seq_tokens).sum() / sequences;
       case LossAggregation::kSeqMeanTokenSumNorm:
-        return (values * mask).sum() / static_cast<double>(l.size(0) * opt.max_response_length);
+        return (values * mask).sum() / (sequences * static_cast<double>(opt.max_response_length));
     }
     return {};
   };

@@ -16,6 +16,10 @@
 //   token-mean               sum_it m L / sum_it m                         (DAPO)
 //   seq-mean-token-mean      mean_i (sum_t m L / sum_t m)                  (GRPO)
 //   seq-mean-token-sum-norm  sum_it m L / (B * max_response_length)        (Dr. GRPO)
+// where the sums over i and the counts sum_it m and B run over the whole mini-batch: a part
+// of it (a micro-batch, one rank's rows) passes the whole's counts (total_tokens,
+// total_sequences) and gets its share, so a token-mean over all ranks' tokens is not
+// mistaken for the mean of per-rank token-means.
 // tools/fixtures/make_grpo_fixtures.py computes the same loss in PyTorch; grpo_loss_test
 // matches loss and gradient to 1e-5.
 //
@@ -39,6 +43,12 @@ struct GrpoLossInputs {
   torch::Tensor ref_logprobs;        // needed when beta > 0 and kl_in_loss
   torch::Tensor mask;                // 0/1
   torch::Tensor advantages;          // (B)
+  // The aggregation's denominators when this call holds part of a larger mini-batch (micro-
+  // batches, data-parallel ranks): the whole mini-batch's token count (token-mean) and
+  // sequence count (the two seq-mean forms). 0: this call's own. With them the loss is this
+  // part's share, and the shares of all parts add up to the whole mini-batch's loss.
+  double total_tokens = 0.0;
+  double total_sequences = 0.0;
 };
 
 // Scalar diagnostics (token means over mask unless said otherwise), detached.

@@ -74,9 +74,21 @@ absl::StatusOr<std::unique_ptr<GrpoTrainer>> GrpoTrainer::Create(
   return trainer;
 }
 
-absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_t group_size) {
+absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_t group_size,
+                                          BatchShard shard) {
   const auto start = std::chrono::steady_clock::now();
-  if (rollouts->empty()) return absl::InvalidArgumentError("GRPO step: no rollouts");
+  const int64_t local = static_cast<int64_t>(rollouts->size());
+  const int64_t total = shard.total > 0 ? shard.total : local;
+  if (total == 0) return absl::InvalidArgumentError("GRPO step: no rollouts");
+  if (shard.offset < 0 || shard.offset + local > total) {
+    return absl::InvalidArgumentError(absl::StrCat("GRPO step: shard of ", local,
+                                                   " rows at offset ", shard.offset,
+                                                   " does not fit a batch of ", total));
+  }
+  if (dp_ == nullptr && local != total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("GRPO step: ", local, " of ", total, " rows and no data-parallel group"));
+  }
   for (size_t i = 0; i < rollouts->size(); ++i) {
     const Rollout& r = (*rollouts)[i];
     if (r.prompt_ids.empty() || r.completion_ids.empty() ||
@@ -91,6 +103,9 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   const torch::Device device = lm.OutputEmbedding().device();
   const GrpoLossOptions& lopt = options_.loss;
   const bool need_ref = lopt.beta > 0.0;
+  auto all_reduce = [&](std::vector<double>* v, DataParallel::Op op) -> absl::Status {
+    return dp_ != nullptr ? dp_->AllReduce(v, op) : absl::OkStatus();
+  };
 
   auto refs_of = [&](const std::vector<int64_t>& rows) {
     std::vector<SequenceRef> refs;
@@ -102,11 +117,12 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     return refs;
   };
 
-  // Rewards (with the KL folded in when asked) -> advantages.
+  // Rewards (with the KL folded in when asked) -> advantages, within each (local) group.
   std::vector<double> rewards(rollouts->size());
   for (size_t i = 0; i < rollouts->size(); ++i) rewards[i] = (*rollouts)[i].reward;
   Metrics m;
-  if (need_ref && !lopt.kl_in_loss) {
+  double kl_penalty_sum = 0.0;
+  if (need_ref && !lopt.kl_in_loss && local > 0) {
     torch::NoGradGuard no_grad;
     std::vector<int64_t> all(rollouts->size());
     std::iota(all.begin(), all.end(), 0);
@@ -115,10 +131,12 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     torch::Tensor kl =
         (KlEstimate(batch.behaviour, ref, lopt.kl_estimator) * batch.loss_mask).sum(1);
     for (size_t i = 0; i < rewards.size(); ++i) rewards[i] -= lopt.beta * kl[i].item<double>();
-    m["kl_reward_penalty"] = lopt.beta * kl.mean().item<double>();
+    kl_penalty_sum = lopt.beta * kl.sum().item<double>();
   }
-  ASSIGN_OR_RETURN(std::vector<double> adv,
-                   GroupAdvantages(rewards, group_size, options_.advantage));
+  std::vector<double> adv;
+  if (local > 0) {
+    ASSIGN_OR_RETURN(adv, GroupAdvantages(rewards, group_size, options_.advantage));
+  }
   int64_t zero_var = 0;
   double adv_abs = 0.0;
   for (size_t g = 0; g < rewards.size(); g += group_size) {
@@ -128,72 +146,84 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     (*rollouts)[i].advantage = adv[i];
     adv_abs += std::abs(adv[i]);
   }
-  m["zero_variance_groups"] = static_cast<double>(zero_var) / (rewards.size() / group_size);
-  m["advantage_abs_mean"] = adv_abs / adv.size();
 
-  // Mini-batches over a shuffled order.
-  std::vector<int64_t> order(rollouts->size());
+  // Mini-batches: the same shuffled order of the whole batch's rows on every rank; this
+  // rank trains on its rows of each.
+  std::vector<int64_t> order(total);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(options_.seed * 1000003 + steps_);
-  const int64_t n = static_cast<int64_t>(order.size());
-  const int64_t mb = std::max<int64_t>(1, std::min(options_.mini_batches, n));
-  double sum_loss = 0, sum_policy = 0, sum_kl = 0, sum_ent = 0, sum_clo = 0, sum_chi = 0,
-         sum_norm = 0, tokens = 0;
-  int64_t updates = 0;
-  bool first = true;
+  const int64_t mb = std::max<int64_t>(1, std::min(options_.mini_batches, total));
+  const int64_t updates = options_.ppo_epochs * mb;
+  std::vector<std::vector<int64_t>> rows_of(updates);  // local row indices per update
+  std::vector<double> counts(2 * updates, 0.0);        // tokens, sequences per update
   for (int64_t epoch = 0; epoch < options_.ppo_epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     for (int64_t k = 0; k < mb; ++k) {
-      const int64_t begin = k * n / mb, end = (k + 1) * n / mb;
-      const int64_t micro = options_.micro_batch_size > 0 ? options_.micro_batch_size : end - begin;
-      optimizer_->ZeroGrad();
-      double mb_loss = 0, mb_policy = 0, mb_kl = 0, mb_ent = 0, mb_clo = 0, mb_chi = 0, mb_tok = 0;
-      for (int64_t s = begin; s < end; s += micro) {
-        std::vector<int64_t> rows(order.begin() + s, order.begin() + std::min(end, s + micro));
-        PackedBatch batch = Pack(refs_of(rows), options_.pad_id, device);
-        torch::Tensor adv_t = torch::empty({static_cast<int64_t>(rows.size())}, torch::kFloat32);
-        for (size_t i = 0; i < rows.size(); ++i) adv_t[i] = static_cast<float>(adv[rows[i]]);
-        auto scored = ScoreTokens(lm, batch, options_.temperature, true);
-        GrpoLossInputs in;
-        in.logprobs = scored.logprobs;
-        in.behaviour_logprobs = batch.behaviour;
-        in.mask = batch.loss_mask;
-        in.advantages = adv_t.to(device);
-        if (need_ref && lopt.kl_in_loss) {
-          torch::NoGradGuard no_grad;
-          in.ref_logprobs =
-              ScoreTokens(reference_->lm(), batch, options_.temperature, false).logprobs;
-        }
-        ASSIGN_OR_RETURN(GrpoLossResult res, GrpoLoss(in, lopt));
-        const double share = static_cast<double>(rows.size()) / static_cast<double>(end - begin);
-        (res.loss * share).backward();
-        torch::NoGradGuard no_grad;
-        const double t = res.stats.tokens;
-        if (first) {
-          torch::Tensor gap = (scored.logprobs.detach() - batch.behaviour).abs() * batch.loss_mask;
-          m["logprob_gap_mean"] = (gap.sum() / batch.loss_mask.sum().clamp_min(1)).item<double>();
-          m["logprob_gap_max"] = gap.max().item<double>();
-        }
-        mb_loss += res.loss.item<double>() * share;
-        mb_policy += res.stats.policy_loss * share;
-        mb_kl += res.stats.kl * t;
-        mb_ent += (scored.entropy * batch.loss_mask).sum().item<double>();
-        mb_clo += res.stats.clip_frac_low * t;
-        mb_chi += res.stats.clip_frac_high * t;
-        mb_tok += t;
+      const int64_t u = epoch * mb + k;
+      for (int64_t pos = k * total / mb; pos < (k + 1) * total / mb; ++pos) {
+        const int64_t row = order[pos] - shard.offset;
+        if (row < 0 || row >= local) continue;
+        rows_of[u].push_back(row);
+        counts[2 * u] += static_cast<double>((*rollouts)[row].completion_ids.size());
+        counts[2 * u + 1] += 1.0;
       }
-      first = false;
-      if (reducer_ != nullptr) RETURN_IF_ERROR(reducer_->Reduce(*policy_));
+    }
+  }
+  RETURN_IF_ERROR(all_reduce(&counts, DataParallel::Op::kSum));
+
+  // Per update: loss, policy loss, kl * tokens, entropy sum, clip-low * tokens,
+  // clip-high * tokens (this rank's shares; summed over the ranks below).
+  constexpr int kStats = 6;
+  std::vector<double> sums(kStats * updates + 6, 0.0);
+  double sum_norm = 0.0, gap_max = 0.0;
+  for (int64_t u = 0; u < updates; ++u) {
+    const std::vector<int64_t>& rows_u = rows_of[u];
+    const int64_t n_u = static_cast<int64_t>(rows_u.size());
+    const int64_t micro =
+        options_.micro_batch_size > 0 ? options_.micro_batch_size : std::max<int64_t>(1, n_u);
+    optimizer_->ZeroGrad();
+    double* st = &sums[kStats * u];
+    for (int64_t s = 0; s < n_u; s += micro) {
+      std::vector<int64_t> rows(rows_u.begin() + s, rows_u.begin() + std::min(n_u, s + micro));
+      PackedBatch batch = Pack(refs_of(rows), options_.pad_id, device);
+      torch::Tensor adv_t = torch::empty({static_cast<int64_t>(rows.size())}, torch::kFloat32);
+      for (size_t i = 0; i < rows.size(); ++i) adv_t[i] = static_cast<float>(adv[rows[i]]);
+      auto scored = ScoreTokens(lm, batch, options_.temperature, true);
+      GrpoLossInputs in;
+      in.logprobs = scored.logprobs;
+      in.behaviour_logprobs = batch.behaviour;
+      in.mask = batch.loss_mask;
+      in.advantages = adv_t.to(device);
+      in.total_tokens = std::max(1.0, counts[2 * u]);
+      in.total_sequences = std::max(1.0, counts[2 * u + 1]);
+      if (need_ref && lopt.kl_in_loss) {
+        torch::NoGradGuard no_grad;
+        in.ref_logprobs =
+            ScoreTokens(reference_->lm(), batch, options_.temperature, false).logprobs;
+      }
+      ASSIGN_OR_RETURN(GrpoLossResult res, GrpoLoss(in, lopt));
+      res.loss.backward();
+      torch::NoGradGuard no_grad;
+      const double t = res.stats.tokens;
+      if (u == 0) {  // |learner - behaviour| before any update
+        torch::Tensor gap = (scored.logprobs.detach() - batch.behaviour).abs() * batch.loss_mask;
+        sums[kStats * updates + 4] += gap.sum().item<double>();
+        sums[kStats * updates + 5] += batch.loss_mask.sum().item<double>();
+        gap_max = std::max(gap_max, gap.max().item<double>());
+      }
+      st[0] += res.loss.item<double>();
+      st[1] += res.stats.policy_loss;
+      st[2] += res.stats.kl * t;
+      st[3] += (scored.entropy * batch.loss_mask).sum().item<double>();
+      st[4] += res.stats.clip_frac_low * t;
+      st[5] += res.stats.clip_frac_high * t;
+    }
+    if (dp_ != nullptr) {
+      RETURN_IF_ERROR(dp_->ReduceGradients(*policy_));
+      ASSIGN_OR_RETURN(const double norm, dp_->OptimizerStep(*policy_, *optimizer_));
+      sum_norm += norm;
+    } else {
       sum_norm += optimizer_->Step();
-      sum_loss += mb_loss;
-      sum_policy += mb_policy;
-      const double d = std::max(1.0, mb_tok);
-      sum_kl += mb_kl / d;
-      sum_ent += mb_ent / d;
-      sum_clo += mb_clo / d;
-      sum_chi += mb_chi / d;
-      tokens += mb_tok;
-      ++updates;
     }
   }
   m["lr"] = optimizer_->current_lr();
@@ -202,7 +232,43 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     CopyWeights(*policy_, reference_.get());
     m["ref_updated"] = 1.0;
   }
+
+  // The whole batch's statistics, the same on every rank.
+  int64_t lag_max = 0;
+  double lag_sum = 0;
+  for (const Rollout& r : *rollouts) {
+    const int64_t lag = steps_ - 1 - r.policy_version;
+    lag_sum += lag;
+    lag_max = std::max(lag_max, lag);
+  }
+  double* step_sums = &sums[kStats * updates];
+  step_sums[0] = static_cast<double>(zero_var);
+  step_sums[1] = adv_abs;
+  step_sums[2] = lag_sum;
+  step_sums[3] = kl_penalty_sum;
+  RETURN_IF_ERROR(all_reduce(&sums, DataParallel::Op::kSum));
+  std::vector<double> maxes = {gap_max, static_cast<double>(lag_max)};
+  RETURN_IF_ERROR(all_reduce(&maxes, DataParallel::Op::kMax));
+  double sum_loss = 0, sum_policy = 0, sum_kl = 0, sum_ent = 0, sum_clo = 0, sum_chi = 0,
+         tokens = 0;
+  for (int64_t u = 0; u < updates; ++u) {
+    const double* st = &sums[kStats * u];
+    const double d = std::max(1.0, counts[2 * u]);
+    sum_loss += st[0];
+    sum_policy += st[1];
+    sum_kl += st[2] / d;
+    sum_ent += st[3] / d;
+    sum_clo += st[4] / d;
+    sum_chi += st[5] / d;
+    tokens += counts[2 * u];
+  }
   const double u = static_cast<double>(updates);
+  const double rows = static_cast<double>(total);
+  m["zero_variance_groups"] = step_sums[0] / (rows / group_size);
+  m["advantage_abs_mean"] = step_sums[1] / rows;
+  if (need_ref && !lopt.kl_in_loss) m["kl_reward_penalty"] = step_sums[3] / rows;
+  m["logprob_gap_mean"] = step_sums[4] / std::max(1.0, step_sums[5]);
+  m["logprob_gap_max"] = maxes[0];
   m["loss"] = sum_loss / u;
   m["policy_loss"] = sum_policy / u;
   m["kl"] = sum_kl / u;
@@ -211,15 +277,8 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   m["clip_frac_high"] = sum_chi / u;
   m["grad_norm"] = sum_norm / u;
   m["tokens"] = tokens / options_.ppo_epochs;
-  int64_t lag_max = 0;
-  double lag_sum = 0;
-  for (const Rollout& r : *rollouts) {
-    const int64_t lag = steps_ - 1 - r.policy_version;
-    lag_sum += lag;
-    lag_max = std::max(lag_max, lag);
-  }
-  m["policy_lag_mean"] = lag_sum / rollouts->size();
-  m["policy_lag_max"] = static_cast<double>(lag_max);
+  m["policy_lag_mean"] = step_sums[2] / rows;
+  m["policy_lag_max"] = maxes[1];
   m["learn_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return m;

@@ -14,10 +14,13 @@
 // logprob_gap_mean / logprob_gap_max (|learner - behaviour| on the first mini-batch, before
 // any update: where the two should agree), policy_lag_mean/max, tokens, learn_seconds.
 //
-// Who computes the gradient and who steps the optimizer: each mini-batch's gradient is
-// accumulated on this process's rows, handed to the GradientReducer when one is set (the
-// data-parallel learner averages it over its ranks there, with c10d), then the optimizer
-// steps. Without a reducer the process is the whole learner.
+// Data parallelism: a rank holds whole groups of the step's batch (its BatchShard: where its
+// rows sit in the whole batch). Every rank draws the same shuffled order of the whole batch's
+// rows, so mini-batch k is the same set of rows for N ranks as for one; each rank trains on
+// its rows of it. The loss divides by the whole mini-batch's token and sequence counts
+// (summed over the ranks first: grpo_loss.h), so the ranks' gradients add up to the one-
+// process gradient: DataParallel::ReduceGradients sums them (c10d), then the optimizer steps
+// identically on every rank. The step's metrics are the whole batch's on every rank.
 //
 // Thread-safety: one Step at a time; Step drives the policy's module.
 #ifndef R1RL_LIB_TRAINING_GRPO_TRAINER_H_
@@ -29,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "lib/model/policy.h"
 #include "lib/training/advantages.h"
+#include "lib/training/data_parallel.h"
 #include "lib/training/grpo_loss_options.h"
 #include "lib/training/optimizer.h"
 #include "lib/training/rollout.h"
@@ -51,14 +55,6 @@ struct GrpoTrainerOptions {
 // Range checks on every field; InvalidArgument naming the field and the value.
 absl::Status ValidateGrpoOptions(const GrpoTrainerOptions& options);
 
-// Data parallelism's seam: called once per optimizer step, after the mini-batch's backward
-// and before the optimizer, with the policy whose parameters hold the gradient.
-class GradientReducer {
- public:
-  virtual ~GradientReducer() = default;
-  virtual absl::Status Reduce(model::Policy& policy) = 0;
-};
-
 class GrpoTrainer {
  public:
   // `policy` must outlive the trainer. When the loss needs a reference (beta > 0) the
@@ -67,8 +63,10 @@ class GrpoTrainer {
                                                              const GrpoTrainerOptions& options);
 
   // `rollouts` hold whole groups of `group_size`, group-major, rewards set. Fills each
-  // rollout's advantage.
-  absl::StatusOr<Metrics> Step(std::vector<Rollout>* rollouts, int64_t group_size);
+  // rollout's advantage. With a DataParallel set, `shard` says where they sit in the whole
+  // batch (a rank may hold none of it).
+  absl::StatusOr<Metrics> Step(std::vector<Rollout>* rollouts, int64_t group_size,
+                               BatchShard shard = {});
 
   int64_t steps_done() const { return steps_; }
   // A resumed run: the steps its checkpoint holds (the optimizer loads its own count).
@@ -82,7 +80,8 @@ class GrpoTrainer {
     return options_.ref_update_every > 0 ? reference_.get() : nullptr;
   }
   // Not owned; null: one process.
-  void set_gradient_reducer(GradientReducer* reducer) { reducer_ = reducer; }
+  void set_data_parallel(DataParallel* dp) { dp_ = dp; }
+  DataParallel* data_parallel() { return dp_; }
 
  private:
   GrpoTrainer(model::Policy* policy, const GrpoTrainerOptions& options);
@@ -91,7 +90,7 @@ class GrpoTrainer {
   GrpoTrainerOptions options_;
   std::unique_ptr<model::Policy> reference_;
   std::unique_ptr<Optimizer> optimizer_;
-  GradientReducer* reducer_ = nullptr;
+  DataParallel* dp_ = nullptr;
   int64_t steps_ = 0;
 };
 

@@ -22,6 +22,13 @@ struct Rollout {
   double advantage = 0.0;                           // set by the learner
 };
 
+// Where a data-parallel rank's rollouts sit in the step's whole batch: rows
+// [offset, offset + its count) of `total` (total 0: the rollouts are the whole batch).
+struct BatchShard {
+  int64_t offset = 0;
+  int64_t total = 0;
+};
+
 // Per-step scalars: name -> value, written as one JSON object per step.
 using Metrics = std::map<std::string, double>;
 

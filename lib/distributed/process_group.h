@@ -1,0 +1,84 @@
+// ProcessGroup: the ranks of a data-parallel learner, joined through c10d's TCPStore and
+// talking through a c10d process group (ProcessGroupGloo on CPU, ProcessGroupNCCL on GPU).
+// PyTorch's own engine does every collective; this class adds what a service needs around
+// it: a rendezvous that checks who joined, Status errors instead of exceptions, a timeout on
+// every call, and errors that name the rank that died.
+//
+//   ASSIGN_OR_RETURN(auto pg, ProcessGroup::Create(options, /*cuda=*/false));
+//   RETURN_IF_ERROR(pg->AllReduce(tensors, ReduceOp::kSum));
+//
+// Rendezvous: rank 0 hosts the store at master_addr:master_port; every rank checks in under
+// its rank. A rank whose world size differs from rank 0's, a rank that is taken twice, or a
+// rendezvous that does not complete within the timeout (naming the ranks that never came)
+// fail Create with InvalidArgument / DeadlineExceeded.
+//
+// Faults: every rank writes a heartbeat into the store each second from a thread of its own.
+// When a collective fails (a peer's socket closed, or the timeout passed), the error names
+// the ranks whose heartbeat stopped, or rank 0 when the store itself is gone.
+//
+// Thread-safety: collectives from one thread (they are ordered across ranks); stats() from any.
+#ifndef R1RL_LIB_DISTRIBUTED_PROCESS_GROUP_H_
+#define R1RL_LIB_DISTRIBUTED_PROCESS_GROUP_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "lib/distributed/dist_options.h"
+
+namespace at {
+class Tensor;
+}
+
+namespace r1rl::distributed {
+
+enum class ReduceOp { kSum, kMax };
+
+class ProcessGroup {
+ public:
+  // `cuda`: the tensors live on this process's CUDA device (NCCL under backend auto).
+  static absl::StatusOr<std::unique_ptr<ProcessGroup>> Create(const DistOptions& options,
+                                                              bool cuda);
+  ~ProcessGroup();
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const { return options_.rank; }
+  int size() const { return options_.world_size; }
+  Backend backend() const { return backend_; }
+  const DistOptions& options() const { return options_; }
+
+  // In place, element-wise over the ranks (tensors on the backend's device, contiguous).
+  absl::Status AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op);
+  // `tensor` from `root` to every rank.
+  absl::Status Broadcast(at::Tensor& tensor, int root);
+  // A byte string from `root` (its length first, then the bytes) to every rank.
+  absl::Status BroadcastBytes(std::string* bytes, int root);
+  // outputs[r] = rank r's `input` (outputs sized like input, one per rank).
+  absl::Status AllGather(std::vector<at::Tensor>& outputs, at::Tensor& input);
+  absl::Status Barrier();
+
+  struct Stats {
+    double allreduce_seconds = 0;  // waiting for all-reduce calls to finish
+    double allreduce_bytes = 0;    // bytes this rank handed to all-reduce
+    double allreduce_calls = 0;
+    double other_seconds = 0;  // broadcast, all-gather, barrier
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;  // the c10d objects (process_group.cc): no LibTorch in this header
+  explicit ProcessGroup(const DistOptions& options);
+  // Turns a failed collective into an error naming `what` and the ranks that stopped.
+  absl::Status Failed(const std::string& what, const std::string& detail);
+
+  DistOptions options_;
+  Backend backend_ = Backend::kGloo;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace r1rl::distributed
+
+#endif  // R1RL_LIB_DISTRIBUTED_PROCESS_GROUP_H_
