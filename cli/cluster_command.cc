@@ -2,8 +2,12 @@
 // (learner + controller, rollout workers, reward graders, param-broadcast), addresses from
 // one config, logs in runs/<name>/logs/, the process table in runs/<name>/cluster.json.
 //
-//   r1rl cluster up --workers 2 --graders 2 [--name NAME] [--config F] [--set k=v] [--wait]
+//   r1rl cluster up --workers 2 --graders 2 [--learners N] [--name NAME] [--config F]
+//                   [--set k=v] [--wait]
 //                   [--no-broadcast]   (workers fetch weights from the learner instead)
+//
+// --learners N starts N data-parallel learner ranks (rank 0 "learner" with the controller,
+// "learner-rank-1".. the others, meeting at a loopback rendezvous port).
 //   r1rl cluster status [--name NAME] [--json]
 //   r1rl cluster down [--name NAME]
 //
@@ -40,6 +44,7 @@ struct ClusterFlags {
   ConfigFlags config;
   int workers = 1;
   int graders = 1;
+  int learners = 1;  // data-parallel learner ranks
   std::string name = "cluster";
   bool wait = false;
   bool json = false;
@@ -79,13 +84,16 @@ int Down(const std::string& name, bool quiet) {
   if (!table.ok()) return Fail("cluster down", table.status());
   // Workers first (nothing more is sampled), then graders, then the learner (it saves), then
   // the broadcast.
-  for (const char* kind : {"rollout_worker", "reward_grader", "learner", "param_broadcast"}) {
+  // Rank 0 before the other learner ranks: it tells them the run is over.
+  for (const char* kind :
+       {"rollout_worker", "reward_grader", "learner", "learner_rank", "param_broadcast"}) {
     for (const auto& s : (*table)["services"]) {
       if (s["kind"] != kind) continue;
       const pid_t pid = s.value("pid", 0);
       const bool alive = Alive(pid);
       const bool killed =
-          alive && Stop(pid, milliseconds(std::string(kind) == "learner" ? 30000 : 10000));
+          alive && Stop(pid, milliseconds(std::string(kind).rfind("learner", 0) == 0 ? 30000
+                                                                                    : 10000));
       if (!quiet) {
         std::cout << absl::StrFormat("%-10s pid %-7d %s\n", s.value("name", ""), pid,
                                      !alive   ? "was not running"
@@ -104,6 +112,9 @@ int Up(const ClusterFlags& f) {
   if (f.graders < 1 || f.graders > 64)
     return Fail("cluster up", absl::InvalidArgumentError(
                                   absl::StrCat("--graders = ", f.graders, ": must be in 1..64")));
+  if (f.learners < 1 || f.learners > 64)
+    return Fail("cluster up", absl::InvalidArgumentError(absl::StrCat(
+                                  "--learners = ", f.learners, ": must be in 1..64")));
   if (auto old = ReadTable(f.name); old.ok() && AnyAlive(*old)) {
     return Fail("cluster up",
                 absl::FailedPreconditionError(absl::StrCat(
@@ -169,6 +180,12 @@ int Up(const ClusterFlags& f) {
   } else {
     sets.push_back("broadcast.address=");
   }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (f.learners > 1) {
+    sets.push_back(absl::StrCat("learner.world_size=", f.learners));
+    sets.push_back("learner.master_addr=127.0.0.1");
+    sets.push_back(absl::StrCat("learner.master_port=", ports[5]));
+  }
   for (const std::string& s : sets) {
     if (auto st = cfg->Set(s); !st.ok()) return Fail("cluster up", st);
   }
@@ -206,9 +223,24 @@ int Up(const ClusterFlags& f) {
     Down(f.name, true);
     return Fail("cluster up", s);
   };
-  if (auto s = spawn("learner", "learner", "r1rl-learner", {}, ports[4]); !s.ok())
+  // Learner ranks share the cores with each other (the workers and graders come on top).
+  const std::string learner_threads =
+      absl::StrCat("runtime.threads=", f.learners > 1 ? std::max(1, cores / f.learners) : 0);
+  if (auto s = spawn("learner", "learner", "r1rl-learner",
+                     f.learners > 1
+                         ? std::vector<std::string>{"learner.rank=0", learner_threads}
+                         : std::vector<std::string>{},
+                     ports[4]);
+      !s.ok())
     return fail_up(s);
   table["services"][0]["grpc"] = grpc;
+  for (int r = 1; r < f.learners; ++r) {
+    if (auto s = spawn(absl::StrCat("learner-rank-", r), "learner_rank", "r1rl-learner",
+                       {absl::StrCat("learner.rank=", r), learner_threads}, 0);
+        !s.ok())
+      return fail_up(s);
+    table["services"].back().erase("metrics");  // rank 0's /metrics has every rank's figures
+  }
   if (!f.no_broadcast) {
     if (auto s = spawn("broadcast", "param_broadcast", "r1rl-param-broadcast", {}, ports[8]);
         !s.ok())
@@ -229,7 +261,6 @@ int Up(const ClusterFlags& f) {
   }
   // The workers share the cores: with N >= 2 each gets cores / N OpenBLAS threads and one
   // LibTorch thread, rather than N pools spinning on every core (docs/benchmarks.md).
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i <= f.workers; ++i) {
     auto port = FreeLoopbackPort();
     if (!port.ok()) return fail_up(port.status());
@@ -253,7 +284,11 @@ int Up(const ClusterFlags& f) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   for (const auto& s : table["services"]) {
     while (true) {
-      if (metrics::HttpGet(s["metrics"], "/healthz", milliseconds(500)).ok()) break;
+      if (!s.contains("metrics")) {  // a learner rank > 0: alive is all it can say
+        if (Alive(s["pid"])) break;
+      } else if (metrics::HttpGet(s["metrics"], "/healthz", milliseconds(500)).ok()) {
+        break;
+      }
       if (!Alive(s["pid"]) || std::chrono::steady_clock::now() > deadline) {
         std::ifstream log(s["log"].get<std::string>());
         std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -266,9 +301,9 @@ int Up(const ClusterFlags& f) {
     }
   }
   std::cout << absl::StrFormat(
-                   "cluster %s up: learner, %d graders, %d workers on loopback; logs in %s/logs, "
-                   "metrics.jsonl in %s\n",
-                   f.name, f.graders, f.workers, dir, dir)
+                   "cluster %s up: learner (%d rank%s), %d graders, %d workers on loopback; logs "
+                   "in %s/logs, metrics.jsonl in %s\n",
+                   f.name, f.learners, f.learners > 1 ? "s" : "", f.graders, f.workers, dir, dir)
             << "  r1rl cluster status --name " << f.name << "\n  r1rl cluster down --name "
             << f.name << "\n"
             << std::flush;
@@ -298,8 +333,13 @@ int Status(const ClusterFlags& f) {
   for (const auto& s : (*table)["services"]) {
     const std::string kind = s["kind"];
     const bool alive = Alive(s["pid"]);
-    auto health = metrics::HttpGet(s["metrics"], "/healthz", milliseconds(1000));
-    auto text = metrics::HttpGet(s["metrics"], "/metrics", milliseconds(2000));
+    const std::string endpoint = s.value("metrics", "");
+    absl::StatusOr<std::string> health = absl::UnavailableError("no endpoint");
+    absl::StatusOr<std::string> text = absl::UnavailableError("no endpoint");
+    if (!endpoint.empty()) {
+      health = metrics::HttpGet(endpoint, "/healthz", milliseconds(1000));
+      text = metrics::HttpGet(endpoint, "/metrics", milliseconds(2000));
+    }
     const metrics::Samples m = text.ok() ? metrics::ParseText(*text) : metrics::Samples{};
     double version = std::nan(""), lag = std::nan("");
     std::string throughput;
@@ -312,6 +352,8 @@ int Status(const ClusterFlags& f) {
           Get(m, "r1rl_controller_state{quantity=\"workers\"}"),
           Get(m, "r1rl_controller_state{quantity=\"leases_outstanding\"}"),
           Get(m, "r1rl_learner_reward{component=\"total\"}"));
+    } else if (kind == "learner_rank") {
+      throughput = "a data-parallel rank: its figures are on the learner's /metrics";
     } else if (kind == "rollout_worker") {
       version = Get(m, "r1rl_worker_policy_version");
       lag = Get(m, "r1rl_worker_policy_lag");
@@ -346,7 +388,8 @@ int Status(const ClusterFlags& f) {
     std::cout << absl::StrFormat("%-10s %-7d %-5s %-7s %-8s %-6s %s\n",
                                  s["name"].get<std::string>(), s["pid"].get<int>(),
                                  alive ? "up" : "down", health.ok() ? "ok" : "-", num(version),
-                                 num(lag), text.ok() ? throughput : "-");
+                                 num(lag),
+                                 text.ok() || kind == "learner_rank" ? throughput : "-");
   }
   if (f.json) std::cout << out.dump(2) << "\n";
   return 0;
@@ -364,6 +407,9 @@ void RegisterCluster(CLI::App& root, CommandResult* result) {
   flags->config.AddTo(up);
   up->add_option("--workers", flags->workers, "Rollout worker processes")->capture_default_str();
   up->add_option("--graders", flags->graders, "Reward grader processes")->capture_default_str();
+  up->add_option("--learners", flags->learners,
+                 "Data-parallel learner ranks (c10d; rank 0 runs the controller)")
+      ->capture_default_str();
   up->add_flag("--wait", flags->wait, "Stay until the learner is done, then stop everything");
   up->add_flag("--no-broadcast", flags->no_broadcast,
                "No param-broadcast service: workers fetch weights from the learner");

@@ -352,7 +352,7 @@ class ThreadedSource : public learner::RolloutSource {
       graded_.Close();
     });
   }
-  ~ThreadedSource() override { Stop(); }
+  ~ThreadedSource() override { Stop().IgnoreError(); }  // Run reported it already
 
   absl::StatusOr<std::optional<learner::RolloutBatch>> Next(
       int64_t, const std::function<absl::Status()>&) override {

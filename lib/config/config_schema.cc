@@ -239,7 +239,7 @@ std::vector<KeySpec> BuildSchema() {
       {"learner.rank", T::kInt, "-1",
        "This process's rank (-1: RANK, else a StatefulSet pod's ordinal from HOSTNAME "
        "name-N, else 0)."},
-      {"learner.master_addr", T::kString, "",
+      {"learner.master_addr", T::kString, "\"\"",
        "Rank 0's host for the rendezvous (c10d TCPStore; \"\": MASTER_ADDR, else 127.0.0.1)."},
       {"learner.master_port", T::kInt, "0",
        "The rendezvous port on rank 0 (0: MASTER_PORT, else 29500)."},
@@ -248,7 +248,7 @@ std::vector<KeySpec> BuildSchema() {
       {"learner.dist_timeout_s", T::kDouble, "120",
        "The rendezvous and every collective fail after this long: a dead or hung rank ends "
        "the others with an error naming it."},
-      {"learner.dist_interface", T::kString, "",
+      {"learner.dist_interface", T::kString, "\"\"",
        "Gloo's network interface (\"\": GLOO_SOCKET_IFNAME, else the host name's address)."},
       {"learner.bucket_mb", T::kDouble, "25",
        "Gradient all-reduce bucket size in MiB: fewer, larger calls amortise each call's "

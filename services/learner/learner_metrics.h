@@ -58,7 +58,17 @@ struct LearnerMetrics {
         broadcast_failures(r.AddCounter("r1rl_learner_broadcast_failures_total",
                                         "Versions the param-broadcast service did not take "
                                         "(workers fetched them from the controller).")
-                               .Add({})) {}
+                               .Add({})),
+        ranks(r.AddGauge("r1rl_learner_ranks", "Data-parallel ranks the learner trains on.")
+                  .Add({})),
+        rank_step_seconds(r.AddGauge("r1rl_learner_rank_step_seconds",
+                                     "Optimisation time of the last step, by rank.")),
+        allreduce_seconds(
+            r.AddCounter("r1rl_learner_allreduce_seconds_total",
+                         "Time spent in the trainer's all-reduce calls (waiting for the "
+                         "slowest rank included), by rank.")),
+        allreduce_bytes(r.AddCounter("r1rl_learner_allreduce_bytes_total",
+                                     "Bytes each rank handed to all-reduce, by rank.")) {}
   metrics::Counter& steps;
   metrics::Counter& groups;
   metrics::Counter& samples;
@@ -79,6 +89,10 @@ struct LearnerMetrics {
   metrics::Gauge& samples_per_second;
   metrics::Histogram& broadcast_seconds;
   metrics::Counter& broadcast_failures;
+  metrics::Gauge& ranks;
+  metrics::Family<metrics::Gauge>& rank_step_seconds;
+  metrics::Family<metrics::Counter>& allreduce_seconds;
+  metrics::Family<metrics::Counter>& allreduce_bytes;
 
   void Record(const Metrics& m) {
     auto get = [&](const char* k) {

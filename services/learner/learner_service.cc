@@ -17,6 +17,9 @@
 #include "absl/strings/str_format.h"
 #include "lib/broadcast/publisher.h"
 #include "lib/broadcast/transfer_dtype.h"
+#include "lib/distributed/batch_exchange.h"
+#include "lib/distributed/c10d_data_parallel.h"
+#include "lib/distributed/process_group.h"
 #include "lib/model/policy.h"
 #include "lib/status/status_macros.h"
 #include "lib/training/advantages.h"
@@ -25,6 +28,7 @@
 #include "lib/training/learner_config.h"
 #include "lib/training/metrics_json.h"
 #include "services/learner/learner_metrics.h"
+#include "services/learner/learner_ranks.h"
 
 namespace r1rl::learner {
 namespace {
@@ -155,6 +159,7 @@ class ControllerSource : public RolloutSource {
         spdlog::info("learner: checkpoint step-{} (asked for)", step);
         RETURN_IF_ERROR(checkpoint_now());
       }
+      if (idle_) RETURN_IF_ERROR(idle_());
       ASSIGN_OR_RETURN(
           TrainBatch got,
           controller_.TakeBatch(o_.prompts_per_step - static_cast<int64_t>(accepted.size()),
@@ -244,6 +249,10 @@ class ControllerSource : public RolloutSource {
     return absl::OkStatus();
   }
 
+  // Called about twice a second while a step waits for rollouts (the data-parallel learner's
+  // keep-alive to its other ranks); an error ends the wait.
+  void set_idle(std::function<absl::Status()> idle) { idle_ = std::move(idle); }
+
   // The lease and prompt ids of the last batch (trained.jsonl).
   const std::vector<std::string>& leases() const { return leases_; }
   const std::vector<std::string>& prompts() const { return prompts_; }
@@ -257,6 +266,7 @@ class ControllerSource : public RolloutSource {
   const std::atomic<bool>& stop_;
   std::ostream& log_;
   bool done_ = false;
+  std::function<absl::Status()> idle_;
   int64_t pending_ = 0;
   std::vector<std::string> leases_, prompts_;
 };
@@ -346,6 +356,7 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   if (c.leases.max_staleness < 0)
     return bad("grpo.max_policy_lag", c.leases.max_staleness, "must be >= 0");
   c.leases.groups_per_step = o.prompts_per_step;
+  ASSIGN_OR_RETURN(o.dist, distributed::DistOptionsFromConfig(cfg));
   return o;
 }
 
@@ -360,8 +371,26 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
                                   : std::max<int64_t>(1, (o.steps * o.prompts_per_step + rows - 1) /
                                                                  std::max<int64_t>(1, rows) +
                                                              (o.dynamic_sampling ? 2 : 0)));
+  // Ranks: the rendezvous before anything binds a port; ranks > 0 only train.
+  std::unique_ptr<distributed::ProcessGroup> pg;
+  if (o.dist.world_size > 1) {
+    log << absl::StrFormat("learner rank %d of %d: rendezvous at %s:%d\n", o.dist.rank,
+                           o.dist.world_size, o.dist.master_addr, o.dist.master_port)
+        << std::flush;
+    ASSIGN_OR_RETURN(pg, distributed::ProcessGroup::Create(o.dist, /*cuda=*/false));
+    if (pg->rank() != 0) return RunFollower(o, *pg, log);
+  }
   ASSIGN_OR_RETURN(auto policy, model::Policy::Load(o.model_dir, {}));
   ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), o.trainer));
+  std::unique_ptr<distributed::C10dDataParallel> dp;
+  std::unique_ptr<distributed::BatchExchange> exchange;
+  std::unique_ptr<RankStats> rank_stats;
+  if (pg) {
+    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), o.dist.bucket_bytes);
+    trainer->set_data_parallel(dp.get());
+    exchange = std::make_unique<distributed::BatchExchange>(pg.get());
+    rank_stats = std::make_unique<RankStats>(pg.get());
+  }
   ASSIGN_OR_RETURN(auto controller, ControllerServer::Start(o.controller, std::move(dataset)));
   LearnerMetrics lm(controller->registry());
   std::unique_ptr<broadcast::BroadcastPublisher> broadcaster;
@@ -389,6 +418,12 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     controller->PublishWeights(version, std::move(bytes));
   };
   ControllerSource source(o, *controller, publish, *policy, lm, stop, log);
+  lm.ranks.Set(static_cast<double>(o.dist.world_size));
+  std::unique_ptr<Rank0Source> rank0;
+  if (exchange) {
+    source.set_idle([&] { return exchange->KeepAlive(); });
+    rank0 = std::make_unique<Rank0Source>(&source, exchange.get(), o.dist.world_size);
+  }
   GrpoLoopOptions lo;
   lo.steps = o.steps;
   lo.seed = o.trainer.seed;
@@ -420,6 +455,18 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   const auto run_start = Clock::now();
   GrpoLoopHooks hooks;
   hooks.on_step = [&](int64_t step, Metrics& m) -> absl::Status {
+    m["ranks"] = static_cast<double>(o.dist.world_size);
+    if (rank_stats) {
+      ASSIGN_OR_RETURN(auto per_rank, rank_stats->Exchange(m["train_seconds"]));
+      m["allreduce_seconds"] = per_rank[0][1];
+      m["allreduce_bytes"] = per_rank[0][2];
+      for (size_t r = 0; r < per_rank.size(); ++r) {
+        const std::string rank = std::to_string(r);
+        lm.rank_step_seconds.Add({{"rank", rank}}).Set(per_rank[r][0]);
+        lm.allreduce_seconds.Add({{"rank", rank}}).Increment(per_rank[r][1]);
+        lm.allreduce_bytes.Add({{"rank", rank}}).Increment(per_rank[r][2]);
+      }
+    }
     m["samples_per_second"] = m["groups"] * static_cast<double>(o.controller.group_size) /
                               std::max(1e-9, m["step_seconds"]);
     m["elapsed_seconds"] = Since(run_start);
@@ -447,10 +494,15 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
         << std::flush;
     return absl::OkStatus();
   };
-  GrpoLoop loop(policy.get(), trainer.get(), &source, lo, hooks);
+  GrpoLoop loop(policy.get(), trainer.get(),
+                rank0 ? static_cast<RolloutSource*>(rank0.get()) : &source, lo, hooks);
   // Load the checkpoint (if any) before the first weights go out: workers sample with the
   // resumed policy, never the initial one.
   ASSIGN_OR_RETURN(const int64_t start_step, loop.Resume());
+  if (pg) {  // the other ranks resume from the same state, and start from the same weights
+    RETURN_IF_ERROR(ShareResumeState(*pg, lo.resume_from, "").status());
+    RETURN_IF_ERROR(CheckSameWeights(*pg, *policy));
+  }
   metrics_file = OpenAudit(o.run_dir + "/metrics.jsonl", start_step, lo.resume_from);
   trained_file = OpenAudit(o.run_dir + "/trained.jsonl", start_step, lo.resume_from);
   ASSIGN_OR_RETURN(std::string weights, policy->SerializeWeights());
@@ -462,7 +514,14 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
              rows, o.data_path, o.model_dir, policy->config().NumParameters(),
              controller->grpc_port(), controller->metrics_port(), controller->ingest_endpoint())
       << std::flush;
-  ASSIGN_OR_RETURN(GrpoLoopResult result, loop.Run(&stop));
+  absl::StatusOr<GrpoLoopResult> ran = loop.Run(&stop);
+  if (exchange && ran.ok() && !exchange->done_sent() && ran->steps_done < o.steps) {
+    // Stopped early: the other ranks wait for a batch; tell them the run is over. (On an
+    // error they learn it from the collectives: this process's exit closes its sockets.)
+    RETURN_IF_ERROR(exchange->SendDone());
+  }
+  if (!ran.ok()) return ran.status();
+  const GrpoLoopResult& result = *ran;
   const v1::ControllerStatus st = controller->Status();
   log << absl::StrFormat(
              "learner: %d steps in %.0f s; groups ingested %d, duplicate %d, stale %d; leases "

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "lib/config/config.h"
 #include "lib/controller/controller_server.h"
+#include "lib/distributed/dist_options.h"
 #include "lib/safetensors/safetensors.h"
 #include "lib/training/grpo_trainer.h"
 
@@ -47,13 +48,19 @@ struct LearnerOptions {
   // Weights to the param-broadcast service (controller.broadcast_address) in this dtype: F32
   // as trained, or BF16 / F16 (broadcast.transfer_dtype).
   safetensors::DType broadcast_dtype = safetensors::DType::kF32;
+  // Data-parallel ranks (learner.world_size, learner.rank, ...; learner_ranks.h): rank 0 runs
+  // the controller, checkpoints and publishes; every rank trains its share of each batch.
+  distributed::DistOptions dist;
 };
 
-// learner.*, grpo.*, optim.*, generation.*: InvalidArgument naming the key and the value.
+// learner.*, grpo.*, optim.*, generation.*, and the rank's place from learner.* or
+// MASTER_ADDR/MASTER_PORT/RANK/WORLD_SIZE: InvalidArgument naming the key and the value.
 absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cfg);
 
 // Runs until `steps` are done, the data is exhausted, or `stop` (then it saves and returns
-// OK). Progress lines go to `log`.
+// OK). Progress lines go to `log`. With several ranks, every rank calls this: rank 0 decides
+// when the run ends (the others ignore `stop`); a rank that dies ends the others with an error
+// naming it within learner.dist_timeout_s.
 absl::Status RunLearner(const LearnerOptions& options, const std::atomic<bool>& stop,
                         std::ostream& log);
 

@@ -4,7 +4,10 @@
 //
 // Keys: learner.*, grpo.*, optim.*, generation.*, runtime.* (docs/configuration.md).
 // SIGTERM/SIGINT: finishes the step in progress, saves checkpoints/final, exits 0. A bad
-// configuration or dataset exits 2 naming the key, file or line.
+// configuration or dataset, or a rendezvous of ranks that never completes, exits 2 naming the
+// key, file, line or missing rank. Data-parallel: start it once per rank (learner.rank or
+// RANK, learner.world_size or WORLD_SIZE, MASTER_ADDR/MASTER_PORT); a rank lost mid-run ends
+// the others with exit 1 naming it.
 #include <atomic>
 #include <iostream>
 
@@ -24,8 +27,11 @@ int main(int argc, char** argv) {
   r1rl::runtime::StopOnSignals(&stop);
   auto s = r1rl::learner::RunLearner(*options, stop, std::cout);
   if (!s.ok()) {
-    const bool bad_input =
-        s.code() == absl::StatusCode::kInvalidArgument || s.code() == absl::StatusCode::kNotFound;
+    // Bad input: a key, a file, a rendezvous that never completed (a rank's address or world
+    // size wrong). A rank lost mid-run is not (Unavailable: exit 1, restart to resume).
+    const bool bad_input = s.code() == absl::StatusCode::kInvalidArgument ||
+                           s.code() == absl::StatusCode::kNotFound ||
+                           s.code() == absl::StatusCode::kDeadlineExceeded;
     return r1rl::runtime::FailService(kName, s, bad_input ? 2 : 1);
   }
   return 0;
