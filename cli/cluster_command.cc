@@ -92,8 +92,8 @@ int Down(const std::string& name, bool quiet) {
       const pid_t pid = s.value("pid", 0);
       const bool alive = Alive(pid);
       const bool killed =
-          alive && Stop(pid, milliseconds(std::string(kind).rfind("learner", 0) == 0 ? 30000
-                                                                                    : 10000));
+          alive &&
+          Stop(pid, milliseconds(std::string(kind).rfind("learner", 0) == 0 ? 30000 : 10000));
       if (!quiet) {
         std::cout << absl::StrFormat("%-10s pid %-7d %s\n", s.value("name", ""), pid,
                                      !alive   ? "was not running"
@@ -113,8 +113,8 @@ int Up(const ClusterFlags& f) {
     return Fail("cluster up", absl::InvalidArgumentError(
                                   absl::StrCat("--graders = ", f.graders, ": must be in 1..64")));
   if (f.learners < 1 || f.learners > 64)
-    return Fail("cluster up", absl::InvalidArgumentError(absl::StrCat(
-                                  "--learners = ", f.learners, ": must be in 1..64")));
+    return Fail("cluster up", absl::InvalidArgumentError(
+                                  absl::StrCat("--learners = ", f.learners, ": must be in 1..64")));
   if (auto old = ReadTable(f.name); old.ok() && AnyAlive(*old)) {
     return Fail("cluster up",
                 absl::FailedPreconditionError(absl::StrCat(
@@ -227,19 +227,21 @@ int Up(const ClusterFlags& f) {
   const std::string learner_threads =
       absl::StrCat("runtime.threads=", f.learners > 1 ? std::max(1, cores / f.learners) : 0);
   if (auto s = spawn("learner", "learner", "r1rl-learner",
-                     f.learners > 1
-                         ? std::vector<std::string>{"learner.rank=0", learner_threads}
-                         : std::vector<std::string>{},
+                     f.learners > 1 ? std::vector<std::string>{"learner.rank=0", learner_threads}
+                                    : std::vector<std::string>{},
                      ports[4]);
       !s.ok())
     return fail_up(s);
   table["services"][0]["grpc"] = grpc;
   for (int r = 1; r < f.learners; ++r) {
+    auto port = FreeLoopbackPort();
+    if (!port.ok()) return fail_up(port.status());
     if (auto s = spawn(absl::StrCat("learner-rank-", r), "learner_rank", "r1rl-learner",
-                       {absl::StrCat("learner.rank=", r), learner_threads}, 0);
+                       {absl::StrCat("learner.rank=", r), learner_threads,
+                        absl::StrCat("learner.metrics_address=127.0.0.1:", *port)},
+                       *port);
         !s.ok())
       return fail_up(s);
-    table["services"].back().erase("metrics");  // rank 0's /metrics has every rank's figures
   }
   if (!f.no_broadcast) {
     if (auto s = spawn("broadcast", "param_broadcast", "r1rl-param-broadcast", {}, ports[8]);
@@ -284,11 +286,7 @@ int Up(const ClusterFlags& f) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   for (const auto& s : table["services"]) {
     while (true) {
-      if (!s.contains("metrics")) {  // a learner rank > 0: alive is all it can say
-        if (Alive(s["pid"])) break;
-      } else if (metrics::HttpGet(s["metrics"], "/healthz", milliseconds(500)).ok()) {
-        break;
-      }
+      if (metrics::HttpGet(s["metrics"], "/healthz", milliseconds(500)).ok()) break;
       if (!Alive(s["pid"]) || std::chrono::steady_clock::now() > deadline) {
         std::ifstream log(s["log"].get<std::string>());
         std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
@@ -353,7 +351,9 @@ int Status(const ClusterFlags& f) {
           Get(m, "r1rl_controller_state{quantity=\"leases_outstanding\"}"),
           Get(m, "r1rl_learner_reward{component=\"total\"}"));
     } else if (kind == "learner_rank") {
-      throughput = "a data-parallel rank: its figures are on the learner's /metrics";
+      version = Get(m, "r1rl_learner_policy_version");
+      throughput =
+          absl::StrFormat("data-parallel rank, %.0f steps", Get(m, "r1rl_learner_steps_total"));
     } else if (kind == "rollout_worker") {
       version = Get(m, "r1rl_worker_policy_version");
       lag = Get(m, "r1rl_worker_policy_lag");
@@ -388,8 +388,7 @@ int Status(const ClusterFlags& f) {
     std::cout << absl::StrFormat("%-10s %-7d %-5s %-7s %-8s %-6s %s\n",
                                  s["name"].get<std::string>(), s["pid"].get<int>(),
                                  alive ? "up" : "down", health.ok() ? "ok" : "-", num(version),
-                                 num(lag),
-                                 text.ok() || kind == "learner_rank" ? throughput : "-");
+                                 num(lag), text.ok() ? throughput : "-");
   }
   if (f.json) std::cout << out.dump(2) << "\n";
   return 0;

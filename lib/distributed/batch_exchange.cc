@@ -98,8 +98,8 @@ absl::StatusOr<learner::RolloutBatch> DecodeBatch(const std::string& bytes) {
   Reader in(bytes);
   learner::RolloutBatch b;
   uint64_t n = 0;
-  bool ok = in.Get(&b.group_size) && in.Get(&b.shard.offset) && in.Get(&b.shard.total) &&
-            in.Get(&n);
+  bool ok =
+      in.Get(&b.group_size) && in.Get(&b.shard.offset) && in.Get(&b.shard.total) && in.Get(&n);
   for (uint64_t i = 0; ok && i < n; ++i) {
     std::string k;
     double v = 0;
@@ -173,8 +173,8 @@ absl::StatusOr<std::optional<learner::RolloutBatch>> BatchExchange::Receive() {
         return std::optional<learner::RolloutBatch>(std::move(*b));
       }
       default:
-        return absl::DataLossError(absl::StrCat("rank 0 sent a message of unknown kind ",
-                                                static_cast<int>(msg[0])));
+        return absl::DataLossError(
+            absl::StrCat("rank 0 sent a message of unknown kind ", static_cast<int>(msg[0])));
     }
   }
 }

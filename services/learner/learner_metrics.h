@@ -59,8 +59,8 @@ struct LearnerMetrics {
                                         "Versions the param-broadcast service did not take "
                                         "(workers fetched them from the controller).")
                                .Add({})),
-        ranks(r.AddGauge("r1rl_learner_ranks", "Data-parallel ranks the learner trains on.")
-                  .Add({})),
+        ranks(
+            r.AddGauge("r1rl_learner_ranks", "Data-parallel ranks the learner trains on.").Add({})),
         rank_step_seconds(r.AddGauge("r1rl_learner_rank_step_seconds",
                                      "Optimisation time of the last step, by rank.")),
         allreduce_seconds(

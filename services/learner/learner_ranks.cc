@@ -9,10 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/distributed/c10d_data_parallel.h"
+#include "lib/metrics/exposer.h"
 #include "lib/model/policy.h"
 #include "lib/status/status_macros.h"
 #include "lib/transport/sha256.h"
 #include "lib/transport/xxh3.h"
+#include "services/learner/learner_metrics.h"
 
 namespace r1rl::learner {
 namespace {
@@ -95,9 +97,9 @@ absl::Status CheckSameWeights(distributed::ProcessGroup& pg, const model::Policy
   if (!bad.empty()) {
     std::string ranks;
     for (int r : bad) absl::StrAppend(&ranks, ranks.empty() ? "" : ", ", r);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "learner.model: the weights on rank(s) ", ranks,
-        " differ from rank 0's (every rank must load the same model folder)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("learner.model: the weights on rank(s) ", ranks,
+                     " differ from rank 0's (every rank must load the same model folder)"));
   }
   return absl::OkStatus();
 }
@@ -127,8 +129,8 @@ class FollowerSource : public RolloutSource {
  public:
   FollowerSource(distributed::BatchExchange* exchange, int rank, int world)
       : exchange_(exchange), rank_(rank), world_(world) {}
-  absl::StatusOr<std::optional<RolloutBatch>> Next(
-      int64_t, const std::function<absl::Status()>&) override {
+  absl::StatusOr<std::optional<RolloutBatch>> Next(int64_t,
+                                                   const std::function<absl::Status()>&) override {
     ASSIGN_OR_RETURN(std::optional<RolloutBatch> whole, exchange_->Receive());
     if (!whole) return std::nullopt;
     return distributed::BatchExchange::ShardOf(*whole, rank_, world_);
@@ -154,25 +156,37 @@ absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
   lo.steps = o.steps;
   lo.seed = o.trainer.seed;
   lo.final_checkpoint = false;  // rank 0 checkpoints for every rank
-  ASSIGN_OR_RETURN(lo.resume_from,
-                   ShareResumeState(pg, "", absl::StrCat(o.run_dir, "/rank-", pg.rank(),
-                                                         "/resume")));
+  ASSIGN_OR_RETURN(
+      lo.resume_from,
+      ShareResumeState(pg, "", absl::StrCat(o.run_dir, "/rank-", pg.rank(), "/resume")));
+  // /healthz and this rank's own figures on learner.metrics_address (rank 0's has all ranks').
+  metrics::Registry registry;
+  LearnerMetrics lm(registry);
+  lm.ranks.Set(static_cast<double>(pg.size()));
+  ASSIGN_OR_RETURN(auto exposer, metrics::Exposer::Start(o.controller.metrics_address, &registry));
+  const std::string rank = std::to_string(pg.rank());
   RankStats stats(&pg);
   GrpoLoopHooks hooks;
   hooks.on_step = [&](int64_t step, Metrics& m) -> absl::Status {
     ASSIGN_OR_RETURN(auto per_rank, stats.Exchange(m["train_seconds"]));
+    lm.steps.Increment();
+    lm.version.Set(static_cast<double>(step));
+    lm.step_seconds.Observe(m["train_seconds"]);
+    lm.rank_step_seconds.Add({{"rank", rank}}).Set(per_rank[pg.rank()][0]);
+    lm.allreduce_seconds.Add({{"rank", rank}}).Increment(per_rank[pg.rank()][1]);
+    lm.allreduce_bytes.Add({{"rank", rank}}).Increment(per_rank[pg.rank()][2]);
     log << absl::StrFormat("  rank %d step %3d/%d  train %.2f s  all-reduce %.2f s (%.1f MB)\n",
-                           pg.rank(), step, o.steps, per_rank[pg.rank()][0],
-                           per_rank[pg.rank()][1], per_rank[pg.rank()][2] / 1e6)
+                           pg.rank(), step, o.steps, per_rank[pg.rank()][0], per_rank[pg.rank()][1],
+                           per_rank[pg.rank()][2] / 1e6)
         << std::flush;
     return absl::OkStatus();
   };
   GrpoLoop loop(policy.get(), trainer.get(), &source, lo, hooks);
   ASSIGN_OR_RETURN(const int64_t start_step, loop.Resume());
   RETURN_IF_ERROR(CheckSameWeights(pg, *policy));
-  log << absl::StrFormat("learner rank %d of %d: %s, starting at step %d (%s)\n", pg.rank(),
-                         pg.size(), o.model_dir, start_step,
-                         distributed::BackendName(pg.backend()))
+  log << absl::StrFormat("learner rank %d of %d: %s, starting at step %d (%s); metrics :%d\n",
+                         pg.rank(), pg.size(), o.model_dir, start_step,
+                         distributed::BackendName(pg.backend()), exposer->port())
       << std::flush;
   ASSIGN_OR_RETURN(GrpoLoopResult result, loop.Run(nullptr));
   log << absl::StrFormat("learner rank %d: done at step %d\n", pg.rank(), result.steps_done)

@@ -74,9 +74,9 @@ class RankStats {
   distributed::ProcessGroup::Stats last_;
 };
 
-// A rank > 0: trains until rank 0 says the run is over or `o.steps` are done.
-absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
-                         std::ostream& log);
+// A rank > 0: trains until rank 0 says the run is over or `o.steps` are done. Serves /healthz
+// and its own step and all-reduce figures on learner.metrics_address.
+absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg, std::ostream& log);
 
 }  // namespace r1rl::learner
 
