@@ -7,7 +7,8 @@
 //
 // Each configuration runs `steps` steps after one warm-up step on the same synthetic batch
 // (rows completions of `tokens` tokens in groups of 4) and reports the median step time,
-// the median all-reduce seconds (waiting for the other rank included) and their ratio.
+// the median all-reduce seconds (waiting for the other rank included) and their ratio, and
+// rank 0's peak RSS and Adam state with and without ZeRO-1.
 // A rank is this binary started again with --rank (the parent spawns and reads them).
 #include <spawn.h>
 #include <sys/stat.h>
@@ -75,13 +76,14 @@ std::vector<learner::Rollout> Batch(int rows, int tokens, int64_t vocab) {
 }
 
 // One rank (or the single process): writes "step_seconds allreduce_seconds" per step.
-int RunRank(int rank, int world, int port, const std::string& model, double bucket_mb,
+int RunRank(int rank, int world, int port, const std::string& model, double bucket_mb, bool zero,
             int steps, int rows, int tokens, const std::string& out_path) {
   auto policy = model::Policy::RandomInit(Shape(model), 1, {});
   if (!policy.ok()) return 1;
   learner::GrpoTrainerOptions o;
   o.optimizer.schedule.peak = 1e-5;
   o.loss.aggregation = learner::LossAggregation::kTokenMean;
+  if (zero) o.optimizer.shard_rank = rank, o.optimizer.shard_count = world;
   auto trainer = learner::GrpoTrainer::Create(policy->get(), o);
   if (!trainer.ok()) return 1;
   std::unique_ptr<distributed::ProcessGroup> pg;
@@ -96,7 +98,7 @@ int RunRank(int rank, int world, int port, const std::string& model, double buck
       return 1;
     }
     pg = std::move(*g);
-    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), d.bucket_bytes);
+    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), d.bucket_bytes, zero);
     (*trainer)->set_data_parallel(dp.get());
   }
   const std::vector<learner::Rollout> all = Batch(rows, tokens, Shape(model).vocab_size);
@@ -111,16 +113,19 @@ int RunRank(int rank, int world, int port, const std::string& model, double buck
       std::cerr << m.status() << "\n";
       return 1;
     }
-    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double t =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (s > 0) out << t << " " << (pg ? pg->stats().allreduce_seconds - before : 0.0) << "\n";
   }
   if (dp && rank == 0) out << "buckets " << dp->buckets() << "\n";
+  out << "mem " << PeakRssBytes() << " " << (*trainer)->optimizer().state_elements() * 4 << "\n";
   return 0;
 }
 
 struct Result {
   double step = 0, allreduce = 0;
   int64_t buckets = 0;
+  double rss = 0, adam = 0;  // rank 0's peak RSS and Adam state, bytes
 };
 
 double Median(std::vector<double> v) {
@@ -129,7 +134,7 @@ double Median(std::vector<double> v) {
 }
 
 Result Launch(const std::string& self, int world, int threads, const std::string& model,
-              double bucket_mb, int steps, int rows, int tokens) {
+              double bucket_mb, bool zero, int steps, int rows, int tokens) {
   const int port = 29000 + static_cast<int>(getpid() % 2000);
   std::vector<pid_t> pids;
   const std::string dir = absl::StrCat("/tmp/dp_step_bench.", getpid());
@@ -146,6 +151,8 @@ Result Launch(const std::string& self, int world, int threads, const std::string
                                      model,
                                      "--bucket-mb",
                                      absl::StrCat(bucket_mb),
+                                     "--zero",
+                                     zero ? "1" : "0",
                                      "--steps",
                                      std::to_string(steps),
                                      "--rows",
@@ -193,6 +200,10 @@ Result Launch(const std::string& self, int world, int threads, const std::string
         ls >> res.buckets;
         continue;
       }
+      if (first == "mem") {
+        if (r == 0) ls >> res.rss >> res.adam;
+        continue;
+      }
       double a = 0;
       ls >> a;
       step[r].push_back(std::stod(first));
@@ -215,6 +226,7 @@ int main(int argc, char** argv) {
   using namespace r1rl::bench;
   int rank = -1, world = 1, port = 0, steps = 3, rows = 16, tokens = 128;
   double bucket_mb = 25;
+  bool zero = false;
   std::string model = "30m", out, models = "30m,125m";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -227,47 +239,51 @@ int main(int argc, char** argv) {
     if (k == "--rows") rows = std::stoi(v);
     if (k == "--tokens") tokens = std::stoi(v);
     if (k == "--out") out = v;
+    if (k == "--zero") zero = v == "1";
     if (k == "--models") models = v;
   }
   if (rank >= 0) {
     torch::set_num_threads(std::atoi(std::getenv("OMP_NUM_THREADS")));
-    return RunRank(rank, world, port, model, bucket_mb, steps, rows, tokens, out);
+    return RunRank(rank, world, port, model, bucket_mb, zero, steps, rows, tokens, out);
   }
   const std::string self = "/proc/self/exe";
   char exe[4096];
   const ssize_t n = readlink(self.c_str(), exe, sizeof(exe) - 1);
   exe[n > 0 ? n : 0] = '\0';
-  std::printf("dp_step_bench: %d rows x %d tokens per step (groups of 4), median of %d steps; "
-              "%ld cores\n",
-              rows, tokens, steps, sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("%-6s %-22s %9s %10s %9s %9s %8s\n", "model", "config", "bucket", "step s",
-              "allred s", "share", "buckets");
+  std::printf(
+      "dp_step_bench: %d rows x %d tokens per step (groups of 4), median of %d steps; "
+      "%ld cores\n",
+      rows, tokens, steps, sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("%-6s %-24s %9s %9s %9s %7s %7s %9s %9s\n", "model", "config", "bucket", "step s",
+              "allred s", "share", "buckets", "RSS MB", "Adam MB");
   for (const std::string& m : std::vector<std::string>(absl::StrSplit(models, ','))) {
     struct Config {
       const char* name;
       int world, threads;
       double bucket;
+      bool zero;
     };
-    const Config configs[] = {{"1 rank x 1 thread", 1, 1, 25},
-                              {"1 rank x 2 threads", 1, 2, 25},
-                              {"2 ranks x 1 thread", 2, 1, 25},
-                              {"2 ranks x 1 thread", 2, 1, 1},
-                              {"2 ranks x 1 thread", 2, 1, 200}};
+    const Config configs[] = {
+        {"1 rank x 1 thread", 1, 1, 25, false},   {"1 rank x 2 threads", 1, 2, 25, false},
+        {"2 ranks x 1 thread", 2, 1, 25, false},  {"2 ranks x 1 thread", 2, 1, 1, false},
+        {"2 ranks x 1 thread", 2, 1, 200, false}, {"2 ranks x 1 thread ZeRO-1", 2, 1, 25, true}};
     std::vector<Result> rs;
     for (const Config& c : configs) {
-      Result r = Launch(exe, c.world, c.threads, m, c.bucket, steps, rows, tokens);
+      Result r = Launch(exe, c.world, c.threads, m, c.bucket, c.zero, steps, rows, tokens);
       rs.push_back(r);
-      std::printf("%-6s %-22s %6.0f MB %10.3f %9.3f %8.1f%% %8ld\n", m.c_str(), c.name,
+      std::printf("%-6s %-24s %6.0f MB %9.3f %9.3f %6.1f%% %7ld %9.0f %9.0f\n", m.c_str(), c.name,
                   c.bucket, r.step, r.allreduce, 100 * r.allreduce / r.step,
-                  static_cast<long>(r.buckets));
+                  static_cast<long>(r.buckets), r.rss / 1e6, r.adam / 1e6);
       std::fflush(stdout);
     }
     std::printf(
         "%-6s ratios: 2 ranks x 1 thread / 1 rank x 2 threads = %.2f; / 1 rank x 1 thread = "
-        "%.2f; all-reduce share %.1f%% (25 MB buckets), %.1f%% (1 MB), %.1f%% (200 MB)\n",
+        "%.2f; all-reduce share %.1f%% (25 MB buckets), %.1f%% (1 MB), %.1f%% (200 MB); "
+        "ZeRO-1: rank 0's Adam state %.2fx, peak RSS %.2fx, step %.2fx\n",
         m.c_str(), rs[2].step / rs[1].step, rs[2].step / rs[0].step,
         100 * rs[2].allreduce / rs[2].step, 100 * rs[3].allreduce / rs[3].step,
-        100 * rs[4].allreduce / rs[4].step);
+        100 * rs[4].allreduce / rs[4].step, rs[5].adam / rs[2].adam, rs[5].rss / rs[2].rss,
+        rs[5].step / rs[2].step);
   }
   return 0;
 }

@@ -254,8 +254,9 @@ std::vector<KeySpec> BuildSchema() {
        "Gradient all-reduce bucket size in MiB: fewer, larger calls amortise each call's "
        "latency."},
       {"learner.shard_optimizer", T::kBool, "false",
-       "ZeRO-1: each rank keeps the Adam moments of 1/N of the parameters (reduce-scatter "
-       "the gradients, all-gather the updated parameters)."},
+       "ZeRO-1: each rank keeps the Adam moments of 1/N of the parameters (gradients "
+       "all-reduced, each rank steps its shard, the updated parameters all-gathered); a "
+       "checkpoint gathers the state into rank 0, in the one format."},
       // sft
       {"sft.lr", T::kDouble, "5e-4",
        "Peak learning rate of supervised fine-tuning (cosine to 10%)."},

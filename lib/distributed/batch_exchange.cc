@@ -7,7 +7,7 @@
 namespace r1rl::distributed {
 namespace {
 
-constexpr char kBatch = 'B', kWait = 'W', kDone = 'D';
+constexpr char kBatch = 'B', kWait = 'W', kDone = 'D', kCheckpoint = 'C', kEnd = 'E';
 
 class Writer {
  public:
@@ -150,6 +150,19 @@ absl::Status BatchExchange::SendDone() {
   return Send(kDone, "");
 }
 
+absl::Status BatchExchange::SendEnd() { return Send(kEnd, ""); }
+
+absl::Status BatchExchange::SendCheckpoint() { return Send(kCheckpoint, ""); }
+
+absl::Status BatchExchange::WaitForDone() {
+  while (!done_received_) {
+    auto b = Receive();
+    if (!b.ok()) return b.status();
+    if (b->has_value()) return absl::DataLossError("rank 0 sent a batch after the last step");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status BatchExchange::KeepAlive() {
   if (std::chrono::steady_clock::now() - last_sent_ < pg_->options().timeout / 4) {
     return absl::OkStatus();
@@ -166,7 +179,15 @@ absl::StatusOr<std::optional<learner::RolloutBatch>> BatchExchange::Receive() {
       case kWait:
         continue;
       case kDone:
+        done_received_ = true;
         return std::nullopt;
+      case kEnd:
+        return std::nullopt;
+      case kCheckpoint:
+        if (on_checkpoint_) {
+          if (absl::Status s = on_checkpoint_(); !s.ok()) return s;
+        }
+        continue;
       case kBatch: {
         auto b = DecodeBatch(msg.substr(1));
         if (!b.ok()) return b.status();

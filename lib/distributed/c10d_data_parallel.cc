@@ -4,6 +4,7 @@
 
 #include "lib/model/causal_lm.h"
 #include "lib/model/policy.h"
+#include "lib/training/optimizer.h"
 
 namespace r1rl::distributed {
 
@@ -15,8 +16,8 @@ struct C10dDataParallel::Buffers {
   std::vector<Bucket> buckets;
 };
 
-C10dDataParallel::C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes)
-    : pg_(pg), bucket_bytes_(bucket_bytes) {}
+C10dDataParallel::C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes, bool shard_optimizer)
+    : pg_(pg), bucket_bytes_(bucket_bytes), shard_(shard_optimizer) {}
 
 C10dDataParallel::~C10dDataParallel() = default;
 
@@ -89,6 +90,107 @@ absl::Status C10dDataParallel::ReduceGradients(model::Policy& policy) {
         grad = sum.clone();
       }
       at += p.numel();
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+std::vector<torch::Tensor> Trainable(model::Policy& policy) {
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<double> C10dDataParallel::OptimizerStep(model::Policy& policy,
+                                                       learner::Optimizer& optimizer) {
+  const double norm = optimizer.Step();
+  if (!shard_) return norm;
+  // All-gather: each rank's shard, flat, from that rank to all.
+  torch::NoGradGuard no_grad;
+  const std::vector<torch::Tensor> params = Trainable(policy);
+  const std::vector<int>& owners = optimizer.owners();
+  if (owners.size() != params.size())
+    return absl::InternalError("ZeRO-1: the optimizer's shard map does not match the model");
+  for (int r = 0; r < pg_->size(); ++r) {
+    std::vector<torch::Tensor> mine;
+    int64_t numel = 0;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (owners[i] == r) mine.push_back(params[i]), numel += params[i].numel();
+    }
+    if (mine.empty()) continue;
+    torch::Tensor flat;
+    if (r == pg_->rank()) {
+      std::vector<torch::Tensor> parts;
+      for (const torch::Tensor& p : mine) parts.push_back(p.detach().reshape({-1}));
+      flat = torch::cat(parts);
+    } else {
+      flat = torch::empty({numel}, mine.front().options().requires_grad(false));
+    }
+    if (absl::Status s = pg_->Broadcast(flat, r); !s.ok()) return s;
+    if (r == pg_->rank()) continue;
+    int64_t at = 0;
+    for (const torch::Tensor& p : mine) {
+      const_cast<torch::Tensor&>(p).copy_(flat.narrow(0, at, p.numel()).view(p.sizes()));
+      at += p.numel();
+    }
+  }
+  return norm;
+}
+
+absl::Status C10dDataParallel::GatherOptimizerState(learner::Optimizer& optimizer, int root) {
+  if (!shard_ || optimizer.steps_taken() == 0) return absl::OkStatus();
+  torch::NoGradGuard no_grad;
+  const std::vector<int>& owners = optimizer.owners();
+  for (int r = 0; r < pg_->size(); ++r) {
+    if (r == root) continue;
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < owners.size(); ++i) {
+      if (owners[i] == r) idx.push_back(i);
+    }
+    if (idx.empty()) continue;
+    // Shapes: the root knows them from its own parameters (same model everywhere).
+    std::vector<torch::Tensor> avg(idx.size()), sq(idx.size());
+    int64_t numel = 0;
+    bool have = true;
+    for (size_t k = 0; k < idx.size(); ++k) {
+      if (pg_->rank() == r) have = have && optimizer.GetMoments(idx[k], &avg[k], &sq[k]);
+    }
+    const auto on = torch::TensorOptions().device(pg_->backend() == Backend::kNccl
+                                                      ? torch::Device(torch::kCUDA, 0)
+                                                      : torch::Device(torch::kCPU));
+    torch::Tensor ok = torch::full({1}, have ? 1.0 : 0.0, on.dtype(torch::kFloat64));
+    if (absl::Status s = pg_->Broadcast(ok, r); !s.ok()) return s;
+    if (ok.item<double>() == 0.0) continue;  // that shard holds no state yet
+    torch::Tensor flat;
+    if (pg_->rank() == r) {
+      std::vector<torch::Tensor> parts;
+      for (auto& t : avg) parts.push_back(t.reshape({-1}));
+      for (auto& t : sq) parts.push_back(t.reshape({-1}));
+      flat = torch::cat(parts).to(on.dtype(torch::kFloat32));
+      numel = flat.numel();
+    }
+    torch::Tensor n = torch::full({1}, static_cast<double>(numel), on.dtype(torch::kFloat64));
+    if (absl::Status s = pg_->Broadcast(n, r); !s.ok()) return s;
+    if (pg_->rank() != r)
+      flat = torch::empty({static_cast<int64_t>(n.item<double>())}, on.dtype(torch::kFloat32));
+    if (absl::Status s = pg_->Broadcast(flat, r); !s.ok()) return s;
+    if (pg_->rank() != root) continue;
+    const int64_t half = flat.numel() / 2;
+    int64_t at = 0;
+    for (size_t k = 0; k < idx.size(); ++k) {
+      // The parameter's shape: root holds the same model; its numel drives the slicing.
+      const std::vector<int64_t> shape = optimizer.ParameterShape(idx[k]);
+      int64_t count = 1;
+      for (int64_t d : shape) count *= d;
+      optimizer.SetMoments(idx[k], flat.narrow(0, at, count).view(shape).clone(),
+                           flat.narrow(0, half + at, count).view(shape).clone());
+      at += count;
     }
   }
   return absl::OkStatus();

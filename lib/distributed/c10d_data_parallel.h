@@ -7,6 +7,13 @@
 //   C10dDataParallel dp(pg.get(), options.bucket_bytes);
 //   trainer->set_data_parallel(&dp);
 //
+// ZeRO-1 (`shard_optimizer`): the optimizer keeps the Adam state of this rank's shard of the
+// parameters only (OptimizerOptions::shard_rank/shard_count, lib/training/optimizer.h).
+// Gradients are still all-reduced whole (Gloo has no reduce-scatter in LibTorch 1.13, and
+// the gradient norm for clipping needs every gradient), each rank steps its shard, and the
+// updated parameters are all-gathered: one broadcast per rank of its shard, flat. A
+// checkpoint gathers the shards' state into rank 0 first (GatherOptimizerState).
+//
 // Thread-safety: the trainer's thread only.
 #ifndef R1RL_LIB_DISTRIBUTED_C10D_DATA_PARALLEL_H_
 #define R1RL_LIB_DISTRIBUTED_C10D_DATA_PARALLEL_H_
@@ -23,13 +30,21 @@ namespace r1rl::distributed {
 class C10dDataParallel : public learner::DataParallel {
  public:
   // `pg` must outlive this.
-  C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes);
+  C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes, bool shard_optimizer = false);
   ~C10dDataParallel() override;
 
   int rank() const override { return pg_->rank(); }
   int world_size() const override { return pg_->size(); }
   absl::Status AllReduce(std::vector<double>* values, Op op) override;
   absl::Status ReduceGradients(model::Policy& policy) override;
+  absl::StatusOr<double> OptimizerStep(model::Policy& policy,
+                                       learner::Optimizer& optimizer) override;
+
+  // ZeRO-1: every rank's Adam state into `root`'s optimizer (a collective; a no-op before
+  // the first step or without sharding). Afterwards root's Optimizer::Save writes the whole
+  // state; DropForeignMoments frees it again.
+  absl::Status GatherOptimizerState(learner::Optimizer& optimizer, int root);
+  bool shard_optimizer() const { return shard_; }
 
   // Buckets of the last ReduceGradients (1 per all-reduce call).
   int64_t buckets() const { return buckets_; }
@@ -39,6 +54,7 @@ class C10dDataParallel : public learner::DataParallel {
 
   ProcessGroup* pg_;
   int64_t bucket_bytes_;
+  bool shard_;
   int64_t buckets_ = 0;
   std::unique_ptr<Buffers> buffers_;
 };

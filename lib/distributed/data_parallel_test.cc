@@ -21,6 +21,7 @@
 #include "lib/distributed/c10d_data_parallel.h"
 #include "lib/distributed/process_group.h"
 #include "lib/model/causal_lm.h"
+#include "lib/safetensors/safetensors.h"
 #include "lib/safetensors/scoped_temp_dir.h"
 #include "lib/training/grpo_trainer.h"
 #include "lib/training/tiny_policy_test_util.h"
@@ -60,8 +61,11 @@ std::vector<Rollout> Batch() {
   return out;
 }
 
-GrpoTrainerOptions Options(const std::string& aggregation, double beta, int64_t mini_batches) {
+GrpoTrainerOptions Options(const std::string& aggregation, double beta, int64_t mini_batches,
+                           int shard_rank = 0, int shard_count = 1) {
   GrpoTrainerOptions o;
+  o.optimizer.shard_rank = shard_rank;
+  o.optimizer.shard_count = shard_count;
   o.loss.aggregation = *learner::ParseLossAggregation(aggregation);
   o.loss.max_response_length = 16;
   o.loss.beta = beta;
@@ -75,11 +79,14 @@ GrpoTrainerOptions Options(const std::string& aggregation, double beta, int64_t 
 struct Result {
   nlohmann::json metrics;
   std::string weights;
+  int64_t state_elements = 0;  // Adam state this process held after the step
 };
 
-// One step on rows [first_group, end_group) of the batch; `dp` null: one process.
+// One step on rows [first_group, end_group) of the batch; `dp` null: one process. Rank 0 (or
+// the one process) saves the optimizer's whole state to `optimizer_path` (a sharded one
+// gathers it first).
 Result RunStep(const GrpoTrainerOptions& o, learner::DataParallel* dp, int64_t first_group,
-               int64_t end_group) {
+               int64_t end_group, const std::string& optimizer_path) {
   auto policy = learner::TinyPolicy(5);
   auto trainer = GrpoTrainer::Create(policy.get(), o);
   EXPECT_TRUE(trainer.ok()) << trainer.status();
@@ -93,6 +100,14 @@ Result RunStep(const GrpoTrainerOptions& o, learner::DataParallel* dp, int64_t f
   Result r;
   if (m.ok()) r.metrics = *m;
   r.weights = *policy->SerializeWeights();
+  r.state_elements = (*trainer)->optimizer().state_elements();
+  auto* c10d = dynamic_cast<C10dDataParallel*>(dp);
+  if (c10d != nullptr) {
+    EXPECT_TRUE(c10d->GatherOptimizerState((*trainer)->optimizer(), 0).ok());
+  }
+  if (dp == nullptr || dp->rank() == 0) {
+    EXPECT_TRUE((*trainer)->optimizer().Save(optimizer_path).ok());
+  }
   return r;
 }
 
@@ -120,20 +135,23 @@ TEST(DataParallelChild, Rank) {
   d.bucket_bytes = std::atoll(std::getenv("R1RL_DP_TEST_BUCKET"));
   auto pg = ProcessGroup::Create(d, false);
   ASSERT_TRUE(pg.ok()) << pg.status();
-  C10dDataParallel dp(pg->get(), d.bucket_bytes);
+  const bool zero = std::atoi(std::getenv("R1RL_DP_TEST_ZERO")) != 0;
+  C10dDataParallel dp(pg->get(), d.bucket_bytes, zero);
   const GrpoTrainerOptions o =
       Options(std::getenv("R1RL_DP_TEST_AGG"), std::atof(std::getenv("R1RL_DP_TEST_BETA")),
-              std::atoi(std::getenv("R1RL_DP_TEST_MB")));
+              std::atoi(std::getenv("R1RL_DP_TEST_MB")), zero ? d.rank : 0, zero ? 2 : 1);
   const int64_t split = kGroups / 2;
-  Result r = d.rank == 0 ? RunStep(o, &dp, 0, split) : RunStep(o, &dp, split, kGroups);
   const std::string out = std::getenv("R1RL_DP_TEST_OUT");
+  Result r = d.rank == 0 ? RunStep(o, &dp, 0, split, out + ".opt.safetensors")
+                         : RunStep(o, &dp, split, kGroups, out + ".opt.safetensors");
+  r.metrics["state_elements"] = r.state_elements;
   std::ofstream(out + ".json") << r.metrics.dump();
   std::ofstream(out + ".safetensors", std::ios::binary) << r.weights;
   EXPECT_GE(dp.buckets(), 1);
 }
 
 pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& agg, double beta,
-                int64_t mb, int64_t bucket) {
+                int64_t mb, int64_t bucket, bool zero) {
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_RANK=", rank));
@@ -143,6 +161,7 @@ pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& a
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_BETA=", beta));
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_MB=", mb));
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_BUCKET=", bucket));
+  env_s.push_back(absl::StrCat("R1RL_DP_TEST_ZERO=", zero ? 1 : 0));
   env_s.push_back("OMP_NUM_THREADS=1");
   std::vector<char*> env;
   for (std::string& s : env_s) env.push_back(s.data());
@@ -168,6 +187,7 @@ struct Case {
   double beta;
   int64_t mini_batches;
   int64_t bucket_bytes;
+  bool zero = false;  // ZeRO-1: the optimizer state sharded over the 2 ranks
 };
 
 class DataParallel : public ::testing::TestWithParam<Case> {};
@@ -175,13 +195,13 @@ class DataParallel : public ::testing::TestWithParam<Case> {};
 TEST_P(DataParallel, TwoRanksMatchOneProcess) {
   const Case c = GetParam();
   const GrpoTrainerOptions o = Options(c.aggregation, c.beta, c.mini_batches);
-  Result one = RunStep(o, nullptr, 0, kGroups);
   safetensors::ScopedTempDir dir;
+  Result one = RunStep(o, nullptr, 0, kGroups, dir.path() + "/one.opt.safetensors");
   const int port = FreePort();
   pid_t pids[2];
   for (int r = 0; r < 2; ++r) {
     pids[r] = SpawnRank(r, port, absl::StrCat(dir.path(), "/rank", r), c.aggregation, c.beta,
-                        c.mini_batches, c.bucket_bytes);
+                        c.mini_batches, c.bucket_bytes, c.zero);
   }
   for (int r = 0; r < 2; ++r) {
     int status = 0;
@@ -197,7 +217,10 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
     for (const char* key : {"loss", "grad_norm", "policy_loss", "kl", "entropy", "tokens",
                             "advantage_abs_mean", "logprob_gap_mean"}) {
       const double a = m[key].get<double>(), b = one.metrics[key].get<double>();
-      EXPECT_LE(std::abs(a - b), 1e-6 * std::max(1e-6, std::abs(b)))
+      // The KL is a mean of (tiny) differences of log-probs after an update: its float32
+      // rounding is absolute, ~1e-9 here, not relative.
+      const double floor = std::string(key) == "kl" ? 1e-8 : 1e-12;
+      EXPECT_LE(std::abs(a - b), std::max(floor, 1e-6 * std::abs(b)))
           << key << " rank " << r << ": " << a << " vs one process " << b;
     }
     std::ifstream wf(absl::StrCat(dir.path(), "/rank", r, ".safetensors"), std::ios::binary);
@@ -211,6 +234,32 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
     }
     EXPECT_LE(worst / max_abs_w, 1e-6) << "rank " << r << ": " << worst_name << " differs by "
                                        << worst << " (largest weight " << max_abs_w << ")";
+    // ZeRO-1: each rank held about half the Adam state (all of it otherwise).
+    const double held = m["state_elements"].get<double>() / static_cast<double>(one.state_elements);
+    if (c.zero) {
+      EXPECT_GT(held, 0.3) << "rank " << r;
+      EXPECT_LT(held, 0.7) << "rank " << r;
+    } else {
+      EXPECT_EQ(held, 1.0) << "rank " << r;
+    }
+  }
+  // Rank 0's checkpoint of the optimizer holds the whole state, as one process's does.
+  auto a = safetensors::SafetensorsFile::Open(dir.path() + "/one.opt.safetensors");
+  auto b = safetensors::SafetensorsFile::Open(dir.path() + "/rank0.opt.safetensors");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ((*a)->tensors().size(), (*b)->tensors().size());
+  for (const auto& v : (*a)->tensors()) {
+    const safetensors::TensorView* w = (*b)->Find(v.name);
+    ASSERT_NE(w, nullptr) << v.name << " missing from rank 0's optimizer state";
+    ASSERT_EQ(v.nbytes, w->nbytes);
+    const float* x = reinterpret_cast<const float*>(v.data);
+    const float* y = reinterpret_cast<const float*>(w->data);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < v.nbytes / 4; ++i) {
+      worst = std::max(worst, static_cast<double>(std::abs(x[i] - y[i])));
+      scale = std::max(scale, static_cast<double>(std::abs(x[i])));
+    }
+    EXPECT_LE(worst, 1e-5 * scale + 1e-12) << v.name;
   }
   EXPECT_GT(one.metrics["grad_norm"].get<double>(), 0.0);
 }
@@ -221,11 +270,14 @@ INSTANTIATE_TEST_SUITE_P(Aggregations, DataParallel,
                                            Case{"seq-mean-token-sum-norm", 0.0, 1, 25 << 20},
                                            Case{"token-mean", 0.05, 2,
                                                 4096},  // KL in the loss, 2 updates, buckets
-                                           Case{"seq-mean-token-mean", 0.05, 2, 4096}),
+                                           Case{"seq-mean-token-mean", 0.05, 2, 4096},
+                                           Case{"token-mean", 0.0, 1, 25 << 20, true},  // ZeRO-1
+                                           Case{"seq-mean-token-sum-norm", 0.05, 2, 4096, true}),
                          [](const ::testing::TestParamInfo<Case>& i) {
                            std::string n =
                                absl::StrCat(i.param.aggregation, "_beta", i.param.beta > 0, "_mb",
-                                            i.param.mini_batches, "_bucket", i.param.bucket_bytes);
+                                            i.param.mini_batches, "_bucket", i.param.bucket_bytes,
+                                            i.param.zero ? "_zero1" : "");
                            for (char& ch : n) {
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }

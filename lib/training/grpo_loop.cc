@@ -43,7 +43,7 @@ absl::StatusOr<std::string> GrpoLoop::SaveCheckpoint(const std::string& name) {
   contents.optimizer = &trainer_->optimizer();
   contents.reference = trainer_->moving_reference();
   contents.tokenizer_path = options_.tokenizer_path;
-  source_->CheckpointStarting();
+  RETURN_IF_ERROR(source_->CheckpointStarting());
   ASSIGN_OR_RETURN(std::string dir, store_.Save(name, contents, state));
   RETURN_IF_ERROR(source_->CheckpointSaved(dir, state));
   return dir;

@@ -69,8 +69,9 @@ class RolloutSource {
   // Where the source resumes: saved in each checkpoint's state (CheckpointState::resume).
   virtual std::map<std::string, int64_t> ResumePoint() const { return {}; }
   // A checkpoint is about to be saved / was saved in `dir` (the learner records it in its
-  // buffer and answers the checkpoint requests made before it started).
-  virtual void CheckpointStarting() {}
+  // buffer and answers the checkpoint requests made before it started; a sharded optimizer
+  // gathers its state first). An error from CheckpointStarting: nothing is written.
+  virtual absl::Status CheckpointStarting() { return absl::OkStatus(); }
   virtual absl::Status CheckpointSaved(const std::string& dir, const CheckpointState& state) {
     return absl::OkStatus();
   }

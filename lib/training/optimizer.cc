@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <limits>
 #include <sstream>
 #include <type_traits>
@@ -29,6 +30,18 @@ typename Map::key_type StateKey(const torch::Tensor& p) {
 
 }  // namespace
 
+std::vector<int> ShardOwners(const std::vector<int64_t>& numels, int shards) {
+  std::vector<int64_t> load(std::max(1, shards), 0);
+  std::vector<int> owners;
+  owners.reserve(numels.size());
+  for (int64_t n : numels) {
+    const int s = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+    owners.push_back(s);
+    load[s] += n;
+  }
+  return owners;
+}
+
 struct Optimizer::State {
   std::vector<std::pair<std::string, torch::Tensor>> named_params;
   std::unique_ptr<torch::optim::AdamW> adamw;
@@ -38,11 +51,16 @@ Optimizer::~Optimizer() = default;
 
 Optimizer::Optimizer(torch::nn::Module& module, const OptimizerOptions& options)
     : options_(options), state_(std::make_unique<State>()) {
-  std::vector<torch::Tensor> params;
+  std::vector<int64_t> numels;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
     if (!item.value().requires_grad()) continue;
     state_->named_params.emplace_back(item.key(), item.value());
-    params.push_back(item.value());
+    numels.push_back(item.value().numel());
+  }
+  owners_ = ShardOwners(numels, options.shard_count);
+  std::vector<torch::Tensor> params;
+  for (size_t i = 0; i < owners_.size(); ++i) {
+    if (owners_[i] == options.shard_rank) params.push_back(state_->named_params[i].second);
   }
   state_->adamw = std::make_unique<torch::optim::AdamW>(
       params, torch::optim::AdamWOptions(options.schedule.At(0))
@@ -76,6 +94,47 @@ double Optimizer::Step() {
   state_->adamw->step();
   ++steps_;
   return norm;
+}
+
+int64_t Optimizer::parameter_count() const {
+  return static_cast<int64_t>(state_->named_params.size());
+}
+
+std::vector<int64_t> Optimizer::ParameterShape(size_t i) const {
+  return state_->named_params[i].second.sizes().vec();
+}
+
+int64_t Optimizer::state_elements() const {
+  int64_t n = 0;
+  for (const auto& [key, st] : state_->adamw->state()) {
+    const auto& a = static_cast<const torch::optim::AdamWParamState&>(*st);
+    n += a.exp_avg().numel() + a.exp_avg_sq().numel();
+  }
+  return n;
+}
+
+bool Optimizer::GetMoments(size_t i, at::Tensor* exp_avg, at::Tensor* exp_avg_sq) const {
+  auto it = state_->adamw->state().find(StateKey(state_->named_params[i].second));
+  if (it == state_->adamw->state().end()) return false;
+  const auto& st = static_cast<const torch::optim::AdamWParamState&>(*it->second);
+  *exp_avg = st.exp_avg();
+  *exp_avg_sq = st.exp_avg_sq();
+  return true;
+}
+
+void Optimizer::SetMoments(size_t i, const at::Tensor& exp_avg, const at::Tensor& exp_avg_sq) {
+  auto st = std::make_unique<torch::optim::AdamWParamState>();
+  st->exp_avg(exp_avg);
+  st->exp_avg_sq(exp_avg_sq);
+  st->step(steps_);
+  state_->adamw->state()[StateKey(state_->named_params[i].second)] = std::move(st);
+}
+
+void Optimizer::DropForeignMoments() {
+  for (size_t i = 0; i < owners_.size(); ++i) {
+    if (owners_[i] != options_.shard_rank)
+      state_->adamw->state().erase(StateKey(state_->named_params[i].second));
+  }
 }
 
 absl::Status Optimizer::Save(const std::string& path) const {
@@ -116,7 +175,9 @@ absl::Status Optimizer::Load(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not an r1rl optimizer state (metadata lacks steps)"));
   }
-  for (const auto& [name, p] : state_->named_params) {
+  for (size_t i = 0; i < state_->named_params.size(); ++i) {
+    const auto& [name, p] = state_->named_params[i];
+    if (owners_[i] != options_.shard_rank) continue;  // another shard's (ZeRO-1)
     auto state = std::make_unique<torch::optim::AdamWParamState>();
     for (const char* suffix : {".exp_avg", ".exp_avg_sq"}) {
       const safetensors::TensorView* v = (*file)->Find(name + suffix);

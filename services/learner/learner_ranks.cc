@@ -35,11 +35,32 @@ absl::StatusOr<std::optional<RolloutBatch>> Rank0Source::Next(
     int64_t step, const std::function<absl::Status()>& checkpoint_now) {
   ASSIGN_OR_RETURN(std::optional<RolloutBatch> whole, inner_->Next(step, checkpoint_now));
   if (!whole) {
-    RETURN_IF_ERROR(exchange_->SendDone());
+    RETURN_IF_ERROR(exchange_->SendEnd());
     return std::nullopt;
   }
   RETURN_IF_ERROR(exchange_->SendBatch(*whole));
   return distributed::BatchExchange::ShardOf(*whole, 0, world_);
+}
+
+GrpoTrainerOptions RankTrainerOptions(const LearnerOptions& o, int rank) {
+  GrpoTrainerOptions t = o.trainer;
+  if (o.dist.shard_optimizer && o.dist.world_size > 1) {
+    t.optimizer.shard_rank = rank;
+    t.optimizer.shard_count = o.dist.world_size;
+  }
+  return t;
+}
+
+absl::Status Rank0Source::CheckpointStarting() {
+  RETURN_IF_ERROR(inner_->CheckpointStarting());
+  if (dp_ == nullptr || !dp_->shard_optimizer()) return absl::OkStatus();
+  RETURN_IF_ERROR(exchange_->SendCheckpoint());
+  return dp_->GatherOptimizerState(*optimizer_, 0);
+}
+
+absl::Status Rank0Source::CheckpointSaved(const std::string& dir, const CheckpointState& state) {
+  if (dp_ != nullptr && dp_->shard_optimizer()) optimizer_->DropForeignMoments();
+  return inner_->CheckpointSaved(dir, state);
 }
 
 absl::StatusOr<std::string> ShareResumeState(distributed::ProcessGroup& pg,
@@ -147,10 +168,12 @@ class FollowerSource : public RolloutSource {
 absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
                          std::ostream& log) {
   ASSIGN_OR_RETURN(auto policy, model::Policy::Load(o.model_dir, {}));
-  ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), o.trainer));
-  distributed::C10dDataParallel dp(&pg, o.dist.bucket_bytes);
+  ASSIGN_OR_RETURN(auto trainer,
+                   GrpoTrainer::Create(policy.get(), RankTrainerOptions(o, pg.rank())));
+  distributed::C10dDataParallel dp(&pg, o.dist.bucket_bytes, o.dist.shard_optimizer);
   trainer->set_data_parallel(&dp);
   distributed::BatchExchange exchange(&pg);
+  exchange.set_on_checkpoint([&] { return dp.GatherOptimizerState(trainer->optimizer(), 0); });
   FollowerSource source(&exchange, pg.rank(), pg.size());
   GrpoLoopOptions lo;
   lo.steps = o.steps;
@@ -189,6 +212,7 @@ absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
                          distributed::BackendName(pg.backend()), exposer->port())
       << std::flush;
   ASSIGN_OR_RETURN(GrpoLoopResult result, loop.Run(nullptr));
+  if (!exchange.done_received()) RETURN_IF_ERROR(exchange.WaitForDone());
   log << absl::StrFormat("learner rank %d: done at step %d\n", pg.rank(), result.steps_done)
       << std::flush;
   return absl::OkStatus();

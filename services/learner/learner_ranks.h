@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "lib/distributed/batch_exchange.h"
+#include "lib/distributed/c10d_data_parallel.h"
 #include "lib/distributed/process_group.h"
 #include "lib/training/grpo_loop.h"
 #include "services/learner/learner_service.h"
@@ -31,8 +32,11 @@ namespace r1rl::learner {
 // Rank 0's source: the controller's batches, sent whole to every rank; returns rank 0's share.
 class Rank0Source : public RolloutSource {
  public:
-  Rank0Source(RolloutSource* inner, distributed::BatchExchange* exchange, int world)
-      : inner_(inner), exchange_(exchange), world_(world) {}
+  // `dp` and `optimizer`: a sharded optimizer's state is gathered into rank 0 for each
+  // checkpoint (with every rank's help) and dropped after.
+  Rank0Source(RolloutSource* inner, distributed::BatchExchange* exchange, int world,
+              distributed::C10dDataParallel* dp, Optimizer* optimizer)
+      : inner_(inner), exchange_(exchange), world_(world), dp_(dp), optimizer_(optimizer) {}
 
   absl::StatusOr<std::optional<RolloutBatch>> Next(
       int64_t step, const std::function<absl::Status()>& checkpoint_now) override;
@@ -40,15 +44,15 @@ class Rank0Source : public RolloutSource {
     return inner_->Trained(version, batch);
   }
   std::map<std::string, int64_t> ResumePoint() const override { return inner_->ResumePoint(); }
-  void CheckpointStarting() override { inner_->CheckpointStarting(); }
-  absl::Status CheckpointSaved(const std::string& dir, const CheckpointState& state) override {
-    return inner_->CheckpointSaved(dir, state);
-  }
+  absl::Status CheckpointStarting() override;
+  absl::Status CheckpointSaved(const std::string& dir, const CheckpointState& state) override;
 
  private:
   RolloutSource* inner_;
   distributed::BatchExchange* exchange_;
   int world_;
+  distributed::C10dDataParallel* dp_;
+  Optimizer* optimizer_;
 };
 
 // After rank 0 resumed (or not: `checkpoint_dir` ""), it sends the checkpoint's files to the
@@ -73,6 +77,9 @@ class RankStats {
   distributed::ProcessGroup* pg_;
   distributed::ProcessGroup::Stats last_;
 };
+
+// The trainer's options on rank `rank`: with learner.shard_optimizer, its optimizer shard.
+GrpoTrainerOptions RankTrainerOptions(const LearnerOptions& o, int rank);
 
 // A rank > 0: trains until rank 0 says the run is over or `o.steps` are done. Serves /healthz
 // and its own step and all-reduce figures on learner.metrics_address.

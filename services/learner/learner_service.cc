@@ -242,7 +242,10 @@ class ControllerSource : public RolloutSource {
     return absl::OkStatus();
   }
 
-  void CheckpointStarting() override { pending_ = controller_.PendingCheckpoints(); }
+  absl::Status CheckpointStarting() override {
+    pending_ = controller_.PendingCheckpoints();
+    return absl::OkStatus();
+  }
   absl::Status CheckpointSaved(const std::string& dir, const CheckpointState& state) override {
     RETURN_IF_ERROR(controller_.SaveResumePoint(state.step, dir));
     controller_.CheckpointSaved(pending_, state.step, dir);
@@ -381,12 +384,13 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     if (pg->rank() != 0) return RunFollower(o, *pg, log);
   }
   ASSIGN_OR_RETURN(auto policy, model::Policy::Load(o.model_dir, {}));
-  ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), o.trainer));
+  ASSIGN_OR_RETURN(auto trainer, GrpoTrainer::Create(policy.get(), RankTrainerOptions(o, 0)));
   std::unique_ptr<distributed::C10dDataParallel> dp;
   std::unique_ptr<distributed::BatchExchange> exchange;
   std::unique_ptr<RankStats> rank_stats;
   if (pg) {
-    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), o.dist.bucket_bytes);
+    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), o.dist.bucket_bytes,
+                                                         o.dist.shard_optimizer);
     trainer->set_data_parallel(dp.get());
     exchange = std::make_unique<distributed::BatchExchange>(pg.get());
     rank_stats = std::make_unique<RankStats>(pg.get());
@@ -422,7 +426,8 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   std::unique_ptr<Rank0Source> rank0;
   if (exchange) {
     source.set_idle([&] { return exchange->KeepAlive(); });
-    rank0 = std::make_unique<Rank0Source>(&source, exchange.get(), o.dist.world_size);
+    rank0 = std::make_unique<Rank0Source>(&source, exchange.get(), o.dist.world_size, dp.get(),
+                                          &trainer->optimizer());
   }
   GrpoLoopOptions lo;
   lo.steps = o.steps;
@@ -515,9 +520,9 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
              controller->grpc_port(), controller->metrics_port(), controller->ingest_endpoint())
       << std::flush;
   absl::StatusOr<GrpoLoopResult> ran = loop.Run(&stop);
-  if (exchange && ran.ok() && !exchange->done_sent() && ran->steps_done < o.steps) {
-    // Stopped early: the other ranks wait for a batch; tell them the run is over. (On an
-    // error they learn it from the collectives: this process's exit closes its sockets.)
+  if (exchange && ran.ok()) {
+    // The final checkpoint is written: the other ranks may go. (On an error they learn it
+    // from the collectives: this process's exit closes its sockets.)
     RETURN_IF_ERROR(exchange->SendDone());
   }
   if (!ran.ok()) return ran.status();

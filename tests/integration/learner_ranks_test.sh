@@ -3,10 +3,11 @@
 #  1. Two ranks (c10d Gloo) train the demo task as one rank does: the same per-step batches
 #     (max_policy_lag 0 and seeded sampling make the runs comparable step by step) and the same
 #     reward rise.
-#  2. Rank 1 killed with SIGKILL mid-run: rank 0 exits within learner.dist_timeout_s with an
-#     error naming rank 1, nothing it acknowledged is lost, and both ranks started again on
-#     the run folder resume from the newest checkpoint and finish: no lease trained twice,
-#     the steps after the restart contiguous.
+#  2. With the optimizer sharded (ZeRO-1), rank 1 killed with SIGKILL mid-run: rank 0 exits
+#     within learner.dist_timeout_s with an error naming rank 1, nothing it acknowledged is
+#     lost, and both ranks started again on the run folder resume from the newest checkpoint
+#     (its optimizer state gathered from both shards) and finish: no lease trained twice, the
+#     steps after the restart contiguous.
 #  3. Bad input: a rank outside the world, a world size that differs from rank 0's, a
 #     rendezvous that never completes: exit 2 with the key or the missing rank named.
 set -euo pipefail
@@ -56,8 +57,9 @@ share = sum(r["allreduce_seconds"] for r in two) / sum(r["train_seconds"] for r 
 print(f"2 ranks: all-reduce (waiting included) {100 * share:.1f}% of the step's training time")
 PY
 
-echo "== [${SECONDS} s] rank 1 killed with SIGKILL after step 6"
-"$R1RL" cluster up --name kill --learners 2 --workers 1 --graders 1 "${SETS[@]}" > kill.log 2>&1 || fail "cluster up kill"
+echo "== [${SECONDS} s] ZeRO-1 on; rank 1 killed with SIGKILL after step 6"
+"$R1RL" cluster up --name kill --learners 2 --workers 1 --graders 1 "${SETS[@]}" \
+  --set learner.shard_optimizer=true > kill.log 2>&1 || fail "cluster up kill"
 pid_of() { python3 -c "import json,sys; print([s['pid'] for s in json.load(open('runs/kill/cluster.json'))['services'] if s['name']=='$1'][0])"; }
 deadline=$((SECONDS + 300))
 until [ "$(steps_done kill)" -ge 6 ]; do
@@ -107,6 +109,17 @@ assert len(set(leases)) == len(leases), "a lease was trained twice"
 print(f"resumed at step {resumed}; steps 1..20 trained {len(leases)} distinct groups")
 PY
 [ -f runs/kill/checkpoints/final/model.safetensors ] || fail "no final checkpoint"
+python3 - <<'PY' || fail "the sharded optimizer's checkpoint is not whole"
+import json, struct
+def names(p):
+    b = open(p, "rb").read()
+    h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+    h.pop("__metadata__", None)
+    return set(h)
+m, o = names("runs/kill/checkpoints/final/model.safetensors"), names("runs/kill/checkpoints/final/optimizer.safetensors")
+assert o == {f"{n}{s}" for n in m for s in (".exp_avg", ".exp_avg_sq")}, (len(m), len(o))
+print(f"final checkpoint: {len(o)} Adam tensors for {len(m)} parameters, gathered from 2 shards")
+PY
 "$R1RL" cluster down --name kill > /dev/null 2>&1 || true
 
 echo "== [${SECONDS} s] bad input"
