@@ -230,17 +230,39 @@ int main(int argc, char** argv) {
   std::string model = "30m", out, models = "30m,125m";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--rank") rank = std::stoi(v);
-    if (k == "--world") world = std::stoi(v);
-    if (k == "--port") port = std::stoi(v);
-    if (k == "--model") model = v;
-    if (k == "--bucket-mb") bucket_mb = std::stod(v);
-    if (k == "--steps") steps = std::stoi(v);
-    if (k == "--rows") rows = std::stoi(v);
-    if (k == "--tokens") tokens = std::stoi(v);
-    if (k == "--out") out = v;
-    if (k == "--zero") zero = v == "1";
-    if (k == "--models") models = v;
+    if (k == "--rank")
+      rank = std::stoi(v);
+    else if (k == "--world")
+      world = std::stoi(v);
+    else if (k == "--port")
+      port = std::stoi(v);
+    else if (k == "--model")
+      model = v;
+    else if (k == "--bucket-mb")
+      bucket_mb = std::stod(v);
+    else if (k == "--steps")
+      steps = std::stoi(v);
+    else if (k == "--rows")
+      rows = std::stoi(v);
+    else if (k == "--tokens")
+      tokens = std::stoi(v);
+    else if (k == "--out")
+      out = v;
+    else if (k == "--zero")
+      zero = v == "1";
+    else if (k == "--models")
+      models = v;
+    else {
+      std::fprintf(stderr,
+                   "dp_step_bench: unknown flag %s (flags: --steps --rows --tokens "
+                   "--models --bucket-mb)\n",
+                   k.c_str());
+      return 2;
+    }
+  }
+  if (argc % 2 == 0) {
+    std::fprintf(stderr, "dp_step_bench: flag %s has no value\n", argv[argc - 1]);
+    return 2;
   }
   if (rank >= 0) {
     torch::set_num_threads(std::atoi(std::getenv("OMP_NUM_THREADS")));
