@@ -7,8 +7,9 @@
 //
 // Each configuration runs `steps` steps after one warm-up step on the same synthetic batch
 // (rows completions of `tokens` tokens in groups of 4) and reports the median step time,
-// the median all-reduce seconds (waiting for the other rank included) and their ratio, and
-// rank 0's peak RSS and Adam state with and without ZeRO-1.
+// the median all-reduce seconds the step waited for (waiting for the other rank included;
+// with overlap, the part the backward pass did not hide) and their ratio, and rank 0's peak
+// RSS and Adam state with and without ZeRO-1.
 // A rank is this binary started again with --rank (the parent spawns and reads them).
 #include <spawn.h>
 #include <sys/stat.h>
@@ -77,7 +78,7 @@ std::vector<learner::Rollout> Batch(int rows, int tokens, int64_t vocab) {
 
 // One rank (or the single process): writes "step_seconds allreduce_seconds" per step.
 int RunRank(int rank, int world, int port, const std::string& model, double bucket_mb, bool zero,
-            int steps, int rows, int tokens, const std::string& out_path) {
+            bool overlap, int steps, int rows, int tokens, const std::string& out_path) {
   auto policy = model::Policy::RandomInit(Shape(model), 1, {});
   if (!policy.ok()) return 1;
   learner::GrpoTrainerOptions o;
@@ -98,7 +99,7 @@ int RunRank(int rank, int world, int port, const std::string& model, double buck
       return 1;
     }
     pg = std::move(*g);
-    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), d.bucket_bytes, zero);
+    dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), d.bucket_bytes, zero, overlap);
     (*trainer)->set_data_parallel(dp.get());
   }
   const std::vector<learner::Rollout> all = Batch(rows, tokens, Shape(model).vocab_size);
@@ -134,7 +135,7 @@ double Median(std::vector<double> v) {
 }
 
 Result Launch(const std::string& self, int world, int threads, const std::string& model,
-              double bucket_mb, bool zero, int steps, int rows, int tokens) {
+              double bucket_mb, bool zero, bool overlap, int steps, int rows, int tokens) {
   const int port = 29000 + static_cast<int>(getpid() % 2000);
   std::vector<pid_t> pids;
   const std::string dir = absl::StrCat("/tmp/dp_step_bench.", getpid());
@@ -153,6 +154,8 @@ Result Launch(const std::string& self, int world, int threads, const std::string
                                      absl::StrCat(bucket_mb),
                                      "--zero",
                                      zero ? "1" : "0",
+                                     "--overlap",
+                                     overlap ? "1" : "0",
                                      "--steps",
                                      std::to_string(steps),
                                      "--rows",
@@ -226,7 +229,7 @@ int main(int argc, char** argv) {
   using namespace r1rl::bench;
   int rank = -1, world = 1, port = 0, steps = 3, rows = 16, tokens = 128;
   double bucket_mb = 25;
-  bool zero = false;
+  bool zero = false, overlap = true;
   std::string model = "30m", out, models = "30m,125m";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i], v = argv[i + 1];
@@ -250,6 +253,8 @@ int main(int argc, char** argv) {
       out = v;
     else if (k == "--zero")
       zero = v == "1";
+    else if (k == "--overlap")
+      overlap = v == "1";
     else if (k == "--models")
       models = v;
     else {
@@ -266,7 +271,7 @@ int main(int argc, char** argv) {
   }
   if (rank >= 0) {
     torch::set_num_threads(std::atoi(std::getenv("OMP_NUM_THREADS")));
-    return RunRank(rank, world, port, model, bucket_mb, zero, steps, rows, tokens, out);
+    return RunRank(rank, world, port, model, bucket_mb, zero, overlap, steps, rows, tokens, out);
   }
   const std::string self = "/proc/self/exe";
   char exe[4096];
@@ -283,15 +288,19 @@ int main(int argc, char** argv) {
       const char* name;
       int world, threads;
       double bucket;
-      bool zero;
+      bool zero, overlap;
     };
-    const Config configs[] = {
-        {"1 rank x 1 thread", 1, 1, 25, false},   {"1 rank x 2 threads", 1, 2, 25, false},
-        {"2 ranks x 1 thread", 2, 1, 25, false},  {"2 ranks x 1 thread", 2, 1, 1, false},
-        {"2 ranks x 1 thread", 2, 1, 200, false}, {"2 ranks x 1 thread ZeRO-1", 2, 1, 25, true}};
+    const Config configs[] = {{"1 rank x 1 thread", 1, 1, 25, false, true},
+                              {"1 rank x 2 threads", 1, 2, 25, false, true},
+                              {"2 ranks x 1 thread", 2, 1, 25, false, true},
+                              {"2 ranks x 1 thread", 2, 1, 1, false, true},
+                              {"2 ranks x 1 thread", 2, 1, 200, false, true},
+                              {"2 ranks x 1 thread ZeRO-1", 2, 1, 25, true, true},
+                              {"2 ranks, no overlap", 2, 1, 25, false, false}};
     std::vector<Result> rs;
     for (const Config& c : configs) {
-      Result r = Launch(exe, c.world, c.threads, m, c.bucket, c.zero, steps, rows, tokens);
+      Result r =
+          Launch(exe, c.world, c.threads, m, c.bucket, c.zero, c.overlap, steps, rows, tokens);
       rs.push_back(r);
       std::printf("%-6s %-24s %6.0f MB %9.3f %9.3f %6.1f%% %7ld %9.0f %9.0f\n", m.c_str(), c.name,
                   c.bucket, r.step, r.allreduce, 100 * r.allreduce / r.step,
@@ -301,11 +310,12 @@ int main(int argc, char** argv) {
     std::printf(
         "%-6s ratios: 2 ranks x 1 thread / 1 rank x 2 threads = %.2f; / 1 rank x 1 thread = "
         "%.2f; all-reduce share %.1f%% (25 MB buckets), %.1f%% (1 MB), %.1f%% (200 MB); "
-        "ZeRO-1: rank 0's Adam state %.2fx, peak RSS %.2fx, step %.2fx\n",
+        "ZeRO-1: rank 0's Adam state %.2fx, peak RSS %.2fx, step %.2fx; overlap: step %.2fx, "
+        "waiting for the all-reduce %.2fx of no overlap's\n",
         m.c_str(), rs[2].step / rs[1].step, rs[2].step / rs[0].step,
         100 * rs[2].allreduce / rs[2].step, 100 * rs[3].allreduce / rs[3].step,
         100 * rs[4].allreduce / rs[4].step, rs[5].adam / rs[2].adam, rs[5].rss / rs[2].rss,
-        rs[5].step / rs[2].step);
+        rs[5].step / rs[2].step, rs[2].step / rs[6].step, rs[2].allreduce / rs[6].allreduce);
   }
   return 0;
 }

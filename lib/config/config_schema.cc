@@ -257,6 +257,9 @@ std::vector<KeySpec> BuildSchema() {
        "ZeRO-1: each rank keeps the Adam moments of 1/N of the parameters (gradients "
        "all-reduced, each rank steps its shard, the updated parameters all-gathered); a "
        "checkpoint gathers the state into rank 0, in the one format."},
+      {"learner.overlap_allreduce", T::kBool, "true",
+       "Start each gradient bucket's all-reduce during the backward pass, as soon as the "
+       "bucket's gradients are final (gradient hooks); false: all buckets after backward."},
       // sft
       {"sft.lr", T::kDouble, "5e-4",
        "Peak learning rate of supervised fine-tuning (cosine to 10%)."},

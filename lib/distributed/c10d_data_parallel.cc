@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <mutex>
+
 #include "lib/model/causal_lm.h"
 #include "lib/model/policy.h"
 #include "lib/training/optimizer.h"
@@ -11,15 +14,63 @@ namespace r1rl::distributed {
 struct C10dDataParallel::Buffers {
   struct Bucket {
     std::vector<torch::Tensor> params;
+    std::vector<int64_t> offsets;  // each parameter's place in `flat`
+    std::vector<char> filled;      // its final gradient is in `flat`
+    int64_t remaining = 0;         // parameters not filled yet
     torch::Tensor flat;
+    int64_t work = -1;  // the started all-reduce, or -1
   };
   std::vector<Bucket> buckets;
+  // Hooks (installed on the first BeginFinalBackward; removed on destruction).
+  std::vector<std::pair<torch::Tensor, unsigned>> hooks;
+  std::mutex mu;  // the rest; hooks may run on the autograd engine's threads
+  bool armed = false;
+  size_t next = 0;  // the next bucket to start
+  int64_t started_in_backward = 0;
+  absl::Status error;
+
+  void Fill(Bucket& b, size_t i) {  // from the parameter's accumulated gradient
+    const torch::Tensor& p = b.params[i];
+    torch::Tensor slot = b.flat.narrow(0, b.offsets[i], p.numel());
+    if (p.grad().defined()) {
+      slot.copy_(p.grad().reshape({-1}));
+    } else {
+      slot.zero_();  // this rank's rows did not reach it: it adds nothing
+    }
+    b.filled[i] = 1;
+    --b.remaining;
+  }
+  // Starts the buckets that are ready, in order (mu held).
+  void StartReady(ProcessGroup* pg, bool all) {
+    while (error.ok() && next < buckets.size()) {
+      Bucket& b = buckets[next];
+      if (all) {
+        for (size_t i = 0; i < b.params.size(); ++i) {
+          if (!b.filled[i]) Fill(b, i);
+        }
+      }
+      if (b.remaining > 0) return;
+      std::vector<torch::Tensor> v = {b.flat};
+      absl::StatusOr<int64_t> id = pg->StartAllReduce(v, ReduceOp::kSum);
+      if (!id.ok()) {
+        error = id.status();
+        return;
+      }
+      b.work = *id;
+      if (armed) ++started_in_backward;
+      ++next;
+    }
+  }
 };
 
-C10dDataParallel::C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes, bool shard_optimizer)
-    : pg_(pg), bucket_bytes_(bucket_bytes), shard_(shard_optimizer) {}
+C10dDataParallel::C10dDataParallel(ProcessGroup* pg, int64_t bucket_bytes, bool shard_optimizer,
+                                   bool overlap)
+    : pg_(pg), bucket_bytes_(bucket_bytes), shard_(shard_optimizer), overlap_(overlap) {}
 
-C10dDataParallel::~C10dDataParallel() = default;
+C10dDataParallel::~C10dDataParallel() {
+  if (!buffers_) return;
+  for (auto& [param, handle] : buffers_->hooks) param.remove_hook(handle);
+}
 
 absl::Status C10dDataParallel::AllReduce(std::vector<double>* values, Op op) {
   if (values->empty()) return absl::OkStatus();
@@ -38,61 +89,122 @@ absl::Status C10dDataParallel::AllReduce(std::vector<double>* values, Op op) {
   return absl::OkStatus();
 }
 
+void C10dDataParallel::EnsureBuffers(model::Policy& policy) {
+  if (buffers_) return;
+  torch::NoGradGuard no_grad;
+  buffers_ = std::make_unique<Buffers>();
+  std::vector<torch::Tensor> params;
+  for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) params.push_back(p);
+  }
+  std::reverse(params.begin(), params.end());  // backward makes the last ones final first
+  Buffers::Bucket current;
+  int64_t bytes = 0, numel = 0;
+  auto close = [&] {
+    if (current.params.empty()) return;
+    current.flat = torch::zeros({numel}, current.params.front().options().requires_grad(false));
+    current.filled.assign(current.params.size(), 0);
+    current.remaining = static_cast<int64_t>(current.params.size());
+    buffers_->buckets.push_back(std::move(current));
+    current = {};
+    bytes = numel = 0;
+  };
+  for (const torch::Tensor& p : params) {
+    // A bucket holds one dtype and device (the flat buffer's).
+    if (!current.params.empty() && (p.scalar_type() != current.params.front().scalar_type() ||
+                                    p.device() != current.params.front().device())) {
+      close();
+    }
+    current.params.push_back(p);
+    current.offsets.push_back(numel);
+    numel += p.numel();
+    bytes += static_cast<int64_t>(p.nbytes());
+    if (bytes >= bucket_bytes_) close();
+  }
+  close();
+}
+
+absl::Status C10dDataParallel::BeginFinalBackward(model::Policy& policy) {
+  if (!overlap_) return absl::OkStatus();
+  EnsureBuffers(policy);
+  Buffers* buf = buffers_.get();
+  if (buf->hooks.empty()) {
+    for (size_t b = 0; b < buf->buckets.size(); ++b) {
+      for (size_t i = 0; i < buf->buckets[b].params.size(); ++i) {
+        torch::Tensor p = buf->buckets[b].params[i];
+        // A leaf's hook sees the gradient this backward pass adds (all uses of the
+        // parameter summed), before it is accumulated into .grad.
+        const unsigned handle = p.register_hook([buf, this, b, i](const torch::Tensor& g) {
+          torch::NoGradGuard no_grad;
+          std::lock_guard<std::mutex> lock(buf->mu);
+          if (!buf->armed || !buf->error.ok()) return;
+          Buffers::Bucket& k = buf->buckets[b];
+          if (k.work >= 0) {
+            buf->error = absl::InternalError(
+                "data-parallel: a gradient arrived after its bucket's all-reduce started");
+            return;
+          }
+          const torch::Tensor& param = k.params[i];
+          torch::Tensor slot = k.flat.narrow(0, k.offsets[i], param.numel());
+          if (k.filled[i]) {
+            slot.add_(g.reshape({-1}));
+            return;
+          }
+          if (param.grad().defined()) {
+            torch::add_out(slot, param.grad().reshape({-1}), g.reshape({-1}));
+          } else {
+            slot.copy_(g.reshape({-1}));
+          }
+          k.filled[i] = 1;
+          --k.remaining;
+          buf->StartReady(pg_, /*all=*/false);
+        });
+        buf->hooks.emplace_back(p, handle);
+      }
+    }
+  }
+  std::lock_guard<std::mutex> lock(buf->mu);
+  buf->armed = true;
+  return absl::OkStatus();
+}
+
 absl::Status C10dDataParallel::ReduceGradients(model::Policy& policy) {
   torch::NoGradGuard no_grad;
-  if (!buffers_) {
-    buffers_ = std::make_unique<Buffers>();
-    Buffers::Bucket current;
-    int64_t bytes = 0;
-    auto close = [&] {
-      if (current.params.empty()) return;
-      int64_t numel = 0;
-      for (const torch::Tensor& p : current.params) numel += p.numel();
-      current.flat = torch::zeros({numel}, current.params.front().options());
-      buffers_->buckets.push_back(std::move(current));
-      current = {};
-      bytes = 0;
-    };
-    for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
-      if (!p.requires_grad()) continue;
-      // A bucket holds one dtype and device (the flat buffer's).
-      if (!current.params.empty() && (p.scalar_type() != current.params.front().scalar_type() ||
-                                      p.device() != current.params.front().device())) {
-        close();
-      }
-      current.params.push_back(p);
-      bytes += static_cast<int64_t>(p.nbytes());
-      if (bytes >= bucket_bytes_) close();
-    }
-    close();
-  }
-  buckets_ = static_cast<int64_t>(buffers_->buckets.size());
-  for (Buffers::Bucket& b : buffers_->buckets) {
-    int64_t at = 0;
-    for (const torch::Tensor& p : b.params) {
-      torch::Tensor slot = b.flat.narrow(0, at, p.numel());
-      if (p.grad().defined()) {
-        slot.copy_(p.grad().reshape({-1}));
-      } else {
-        slot.zero_();  // this rank's rows did not reach it: it adds nothing
-      }
-      at += p.numel();
-    }
-    std::vector<torch::Tensor> v = {b.flat};
-    if (absl::Status s = pg_->AllReduce(v, ReduceOp::kSum); !s.ok()) return s;
-    at = 0;
-    for (const torch::Tensor& p : b.params) {
-      torch::Tensor sum = b.flat.narrow(0, at, p.numel()).view(p.sizes());
-      torch::Tensor& grad = const_cast<torch::Tensor&>(p).mutable_grad();
-      if (grad.defined()) {
-        grad.copy_(sum);
-      } else {
-        grad = sum.clone();
-      }
-      at += p.numel();
+  EnsureBuffers(policy);
+  Buffers& buf = *buffers_;
+  std::lock_guard<std::mutex> lock(buf.mu);
+  buf.armed = false;
+  buf.StartReady(pg_, /*all=*/true);  // what backward did not start
+  absl::Status status = buf.error;
+  for (Buffers::Bucket& b : buf.buckets) {
+    if (b.work >= 0) {
+      absl::Status s = pg_->Wait(b.work);
+      if (status.ok()) status = s;
     }
   }
-  return absl::OkStatus();
+  buckets_ = static_cast<int64_t>(buf.buckets.size());
+  overlapped_ = buf.started_in_backward;
+  for (Buffers::Bucket& b : buf.buckets) {
+    if (status.ok()) {
+      for (size_t i = 0; i < b.params.size(); ++i) {
+        const torch::Tensor& p = b.params[i];
+        torch::Tensor sum = b.flat.narrow(0, b.offsets[i], p.numel()).view(p.sizes());
+        torch::Tensor& grad = const_cast<torch::Tensor&>(p).mutable_grad();
+        if (grad.defined()) {
+          grad.copy_(sum);
+        } else {
+          grad = sum.clone();
+        }
+      }
+    }
+    b.work = -1;
+    std::fill(b.filled.begin(), b.filled.end(), 0);
+    b.remaining = static_cast<int64_t>(b.params.size());
+  }
+  buf.next = 0;
+  buf.started_in_backward = 0;
+  buf.error = absl::OkStatus();
+  return status;
 }
 
 namespace {

@@ -136,7 +136,8 @@ TEST(DataParallelChild, Rank) {
   auto pg = ProcessGroup::Create(d, false);
   ASSERT_TRUE(pg.ok()) << pg.status();
   const bool zero = std::atoi(std::getenv("R1RL_DP_TEST_ZERO")) != 0;
-  C10dDataParallel dp(pg->get(), d.bucket_bytes, zero);
+  const bool overlap = std::atoi(std::getenv("R1RL_DP_TEST_OVERLAP")) != 0;
+  C10dDataParallel dp(pg->get(), d.bucket_bytes, zero, overlap);
   const GrpoTrainerOptions o =
       Options(std::getenv("R1RL_DP_TEST_AGG"), std::atof(std::getenv("R1RL_DP_TEST_BETA")),
               std::atoi(std::getenv("R1RL_DP_TEST_MB")), zero ? d.rank : 0, zero ? 2 : 1);
@@ -145,13 +146,15 @@ TEST(DataParallelChild, Rank) {
   Result r = d.rank == 0 ? RunStep(o, &dp, 0, split, out + ".opt.safetensors")
                          : RunStep(o, &dp, split, kGroups, out + ".opt.safetensors");
   r.metrics["state_elements"] = r.state_elements;
+  r.metrics["buckets"] = dp.buckets();
+  r.metrics["buckets_overlapped"] = dp.buckets_overlapped();
   std::ofstream(out + ".json") << r.metrics.dump();
   std::ofstream(out + ".safetensors", std::ios::binary) << r.weights;
   EXPECT_GE(dp.buckets(), 1);
 }
 
 pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& agg, double beta,
-                int64_t mb, int64_t bucket, bool zero) {
+                int64_t mb, int64_t bucket, bool zero, bool overlap) {
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_RANK=", rank));
@@ -162,6 +165,7 @@ pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& a
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_MB=", mb));
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_BUCKET=", bucket));
   env_s.push_back(absl::StrCat("R1RL_DP_TEST_ZERO=", zero ? 1 : 0));
+  env_s.push_back(absl::StrCat("R1RL_DP_TEST_OVERLAP=", overlap ? 1 : 0));
   env_s.push_back("OMP_NUM_THREADS=1");
   std::vector<char*> env;
   for (std::string& s : env_s) env.push_back(s.data());
@@ -187,7 +191,8 @@ struct Case {
   double beta;
   int64_t mini_batches;
   int64_t bucket_bytes;
-  bool zero = false;  // ZeRO-1: the optimizer state sharded over the 2 ranks
+  bool zero = false;    // ZeRO-1: the optimizer state sharded over the 2 ranks
+  bool overlap = true;  // buckets start during the backward pass
 };
 
 class DataParallel : public ::testing::TestWithParam<Case> {};
@@ -201,7 +206,7 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
   pid_t pids[2];
   for (int r = 0; r < 2; ++r) {
     pids[r] = SpawnRank(r, port, absl::StrCat(dir.path(), "/rank", r), c.aggregation, c.beta,
-                        c.mini_batches, c.bucket_bytes, c.zero);
+                        c.mini_batches, c.bucket_bytes, c.zero, c.overlap);
   }
   for (int r = 0; r < 2; ++r) {
     int status = 0;
@@ -234,6 +239,13 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
     }
     EXPECT_LE(worst / max_abs_w, 1e-6) << "rank " << r << ": " << worst_name << " differs by "
                                        << worst << " (largest weight " << max_abs_w << ")";
+    // Overlap: with many buckets, some started while the backward pass ran.
+    const double buckets = m["buckets"].get<double>();
+    const double overlapped = m["buckets_overlapped"].get<double>();
+    if (c.overlap && buckets > 2) {
+      EXPECT_GE(overlapped, 1) << "rank " << r << ": no bucket started during backward";
+    }
+    if (!c.overlap) EXPECT_EQ(overlapped, 0) << "rank " << r;
     // ZeRO-1: each rank held about half the Adam state (all of it otherwise).
     const double held = m["state_elements"].get<double>() / static_cast<double>(one.state_elements);
     if (c.zero) {
@@ -272,12 +284,14 @@ INSTANTIATE_TEST_SUITE_P(Aggregations, DataParallel,
                                                 4096},  // KL in the loss, 2 updates, buckets
                                            Case{"seq-mean-token-mean", 0.05, 2, 4096},
                                            Case{"token-mean", 0.0, 1, 25 << 20, true},  // ZeRO-1
-                                           Case{"seq-mean-token-sum-norm", 0.05, 2, 4096, true}),
+                                           Case{"seq-mean-token-sum-norm", 0.05, 2, 4096, true},
+                                           Case{"token-mean", 0.05, 2, 4096, false,
+                                                false}),  // all buckets after backward
                          [](const ::testing::TestParamInfo<Case>& i) {
-                           std::string n =
-                               absl::StrCat(i.param.aggregation, "_beta", i.param.beta > 0, "_mb",
-                                            i.param.mini_batches, "_bucket", i.param.bucket_bytes,
-                                            i.param.zero ? "_zero1" : "");
+                           std::string n = absl::StrCat(
+                               i.param.aggregation, "_beta", i.param.beta > 0, "_mb",
+                               i.param.mini_batches, "_bucket", i.param.bucket_bytes,
+                               i.param.zero ? "_zero1" : "", i.param.overlap ? "" : "_no_overlap");
                            for (char& ch : n) {
                              if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            }

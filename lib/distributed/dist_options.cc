@@ -99,6 +99,7 @@ absl::StatusOr<DistOptions> DistOptionsFromConfig(const config::Config& cfg, con
     return Bad("learner.bucket_mb", absl::StrCat(bucket_mb), "must be in [0.001, 4096]");
   d.bucket_bytes = static_cast<int64_t>(bucket_mb * (1 << 20));
   d.shard_optimizer = cfg.GetBool("learner.shard_optimizer");
+  d.overlap = cfg.GetBool("learner.overlap_allreduce");
 
   return d;
 }

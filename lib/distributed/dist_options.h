@@ -34,6 +34,7 @@ struct DistOptions {
   std::string interface;
   int64_t bucket_bytes = 25 << 20;  // gradient all-reduce bucket size
   bool shard_optimizer = false;     // ZeRO-1: each rank keeps 1/N of the Adam state
+  bool overlap = true;              // start each bucket's all-reduce during the backward pass
 };
 
 // Reads an environment variable; nullopt when unset.
@@ -42,9 +43,9 @@ std::optional<std::string> GetEnv(const std::string& name);
 
 // learner.world_size, learner.rank, learner.master_addr, learner.master_port,
 // learner.dist_backend, learner.dist_timeout_s, learner.dist_interface, learner.bucket_mb,
-// learner.shard_optimizer; unset ones from `env`. InvalidArgument naming the key (or the
-// variable) and the value: a rank outside [0, world size), a world size outside 1..65536, a
-// port outside 1..65535, an unknown backend.
+// learner.shard_optimizer, learner.overlap_allreduce; unset ones from `env`. InvalidArgument naming
+// the key (or the variable) and the value: a rank outside [0, world size), a world size
+// outside 1..65536, a port outside 1..65535, an unknown backend.
 absl::StatusOr<DistOptions> DistOptionsFromConfig(const config::Config& cfg,
                                                   const EnvLookup& env = GetEnv);
 

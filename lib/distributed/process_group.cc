@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -79,6 +80,13 @@ struct ProcessGroup::Impl {
   bool stopping = false;
   mutable std::mutex stats_mu;
   Stats stats;
+  // Started all-reduces by id (guarded by work_mu).
+  struct Started {
+    c10::intrusive_ptr<c10d::Work> work;
+  };
+  std::mutex work_mu;
+  std::map<int64_t, Started> started;
+  int64_t next_id = 0;
 };
 
 ProcessGroup::ProcessGroup(const DistOptions& options)
@@ -277,6 +285,55 @@ absl::Status ProcessGroup::AllReduce(std::vector<at::Tensor>& tensors, ReduceOp 
   impl_->stats.allreduce_seconds += Seconds(start);
   impl_->stats.allreduce_bytes += bytes;
   impl_->stats.allreduce_calls += 1;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ProcessGroup::StartAllReduce(std::vector<at::Tensor>& tensors,
+                                                     ReduceOp op) {
+  const auto start = Clock::now();
+  double bytes = 0;
+  for (const at::Tensor& t : tensors) bytes += static_cast<double>(t.nbytes());
+  c10::intrusive_ptr<c10d::Work> work;
+  try {
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = ToC10d(op);
+    opts.timeout = options_.timeout;
+    work = impl_->pg->allreduce(tensors, opts);
+  } catch (const std::exception& e) {
+    return Failed("all-reduce", FirstLine(e.what()));
+  }
+  int64_t id;
+  {
+    std::lock_guard<std::mutex> lock(impl_->work_mu);
+    id = impl_->next_id++;
+    impl_->started[id] = Impl::Started{std::move(work)};
+  }
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  impl_->stats.allreduce_seconds += Seconds(start);
+  impl_->stats.allreduce_bytes += bytes;
+  impl_->stats.allreduce_calls += 1;
+  return id;
+}
+
+absl::Status ProcessGroup::Wait(int64_t id) {
+  const auto start = Clock::now();
+  c10::intrusive_ptr<c10d::Work> work;
+  {
+    std::lock_guard<std::mutex> lock(impl_->work_mu);
+    auto it = impl_->started.find(id);
+    if (it == impl_->started.end())
+      return absl::InvalidArgumentError("ProcessGroup::Wait: no started call " +
+                                        std::to_string(id));
+    work = std::move(it->second.work);
+    impl_->started.erase(it);
+  }
+  try {
+    work->wait(options_.timeout);
+  } catch (const std::exception& e) {
+    return Failed("all-reduce", FirstLine(e.what()));
+  }
+  std::lock_guard<std::mutex> lock(impl_->stats_mu);
+  impl_->stats.allreduce_seconds += Seconds(start);
   return absl::OkStatus();
 }
 

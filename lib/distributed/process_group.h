@@ -16,11 +16,13 @@
 // When a collective fails (a peer's socket closed, or the timeout passed), the error names
 // the ranks whose heartbeat stopped, or rank 0 when the store itself is gone.
 //
-// Thread-safety: collectives from one thread (they are ordered across ranks); stats() from any.
+// Thread-safety: collectives from one thread at a time (they are ordered across ranks; a
+// started all-reduce may be waited for on another); stats() from any.
 #ifndef R1RL_LIB_DISTRIBUTED_PROCESS_GROUP_H_
 #define R1RL_LIB_DISTRIBUTED_PROCESS_GROUP_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +54,12 @@ class ProcessGroup {
 
   // In place, element-wise over the ranks (tensors on the backend's device, contiguous).
   absl::Status AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op);
+  // The same, started and not waited for: the returned id is handed to Wait, which blocks
+  // until the call is done (within the timeout) and must be called once per id. Tensors
+  // must stay untouched until then. Start order is the collective order across ranks; the
+  // backend progresses the call on threads of its own (Gloo) or its stream (NCCL).
+  absl::StatusOr<int64_t> StartAllReduce(std::vector<at::Tensor>& tensors, ReduceOp op);
+  absl::Status Wait(int64_t id);
   // `tensor` from `root` to every rank.
   absl::Status Broadcast(at::Tensor& tensor, int root);
   // A byte string from `root` (its length first, then the bytes) to every rank.
@@ -61,7 +69,8 @@ class ProcessGroup {
   absl::Status Barrier();
 
   struct Stats {
-    double allreduce_seconds = 0;  // waiting for all-reduce calls to finish
+    double allreduce_seconds = 0;  // waiting for all-reduce calls to finish (for a started
+                                   // call: the time in StartAllReduce and Wait, not hidden)
     double allreduce_bytes = 0;    // bytes this rank handed to all-reduce
     double allreduce_calls = 0;
     double other_seconds = 0;  // broadcast, all-gather, barrier

@@ -33,6 +33,10 @@ class DataParallel {
   // Reduces `values` element-wise over the ranks; every rank gets the result.
   virtual absl::Status AllReduce(std::vector<double>* values, Op op) = 0;
 
+  // Called before the last backward pass ahead of ReduceGradients (the last micro-batch of
+  // a mini-batch); an implementation may start summing gradients that this pass makes final
+  // while it runs. A rank with no rows in the mini-batch does not call it.
+  virtual absl::Status BeginFinalBackward(model::Policy& policy) { return absl::OkStatus(); }
   // Sums the gradient of every trainable parameter of `policy` over the ranks, in buckets
   // (a rank whose rows did not reach a parameter adds zeros). Afterwards every trainable
   // parameter has the same gradient on every rank. Called after a mini-batch's backward.

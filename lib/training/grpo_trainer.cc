@@ -202,6 +202,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
             ScoreTokens(reference_->lm(), batch, options_.temperature, false).logprobs;
       }
       ASSIGN_OR_RETURN(GrpoLossResult res, GrpoLoss(in, lopt));
+      if (dp_ != nullptr && s + micro >= n_u) RETURN_IF_ERROR(dp_->BeginFinalBackward(*policy_));
       res.loss.backward();
       torch::NoGradGuard no_grad;
       const double t = res.stats.tokens;

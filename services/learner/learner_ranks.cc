@@ -170,7 +170,8 @@ absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
   ASSIGN_OR_RETURN(auto policy, model::Policy::Load(o.model_dir, {}));
   ASSIGN_OR_RETURN(auto trainer,
                    GrpoTrainer::Create(policy.get(), RankTrainerOptions(o, pg.rank())));
-  distributed::C10dDataParallel dp(&pg, o.dist.bucket_bytes, o.dist.shard_optimizer);
+  distributed::C10dDataParallel dp(&pg, o.dist.bucket_bytes, o.dist.shard_optimizer,
+                                   o.dist.overlap);
   trainer->set_data_parallel(&dp);
   distributed::BatchExchange exchange(&pg);
   exchange.set_on_checkpoint([&] { return dp.GatherOptimizerState(trainer->optimizer(), 0); });

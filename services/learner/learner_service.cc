@@ -390,7 +390,7 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   std::unique_ptr<RankStats> rank_stats;
   if (pg) {
     dp = std::make_unique<distributed::C10dDataParallel>(pg.get(), o.dist.bucket_bytes,
-                                                         o.dist.shard_optimizer);
+                                                         o.dist.shard_optimizer, o.dist.overlap);
     trainer->set_data_parallel(dp.get());
     exchange = std::make_unique<distributed::BatchExchange>(pg.get());
     rank_stats = std::make_unique<RankStats>(pg.get());
