@@ -31,6 +31,7 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kDataLoss:  // a truncated or corrupt input file
       return 2;
     default:
       return 1;

@@ -39,7 +39,8 @@ struct ConfigFlags {
 void AddConfigOverride(CLI::App* command, std::vector<std::string>* overrides,
                        const std::string& name, const std::string& key, const std::string& help);
 
-// 2 for InvalidArgument / NotFound / OutOfRange / FailedPrecondition (bad input), else 1.
+// 2 for InvalidArgument / NotFound / OutOfRange / FailedPrecondition / DataLoss (bad
+// input: a wrong value, a missing or corrupt file), else 1.
 int ExitCodeFor(const absl::Status& status);
 // Prints "r1rl <command>: <status message>" to stderr and returns ExitCodeFor(status).
 int Fail(const std::string& command, const absl::Status& status);

@@ -24,7 +24,16 @@ int main(int argc, char** argv) {
   r1rl::cli::RegisterRejectionSample(app, &result);
   r1rl::cli::RegisterPipeline(app, &result);
   try {
-    CLI11_PARSE(app, argc, argv);
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::Success& e) {  // --help, --help-all
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      // Bad input on the command line (an unknown flag, a value out of range, a missing
+      // file): CLI11 names the option and the value; every bad input exits 2.
+      app.exit(e);
+      return 2;
+    }
   } catch (const std::exception& e) {
     // A bug, not bad input (bad input is reported as a status): say so and exit 1.
     std::cerr << "r1rl: internal error: " << e.what() << "\n";

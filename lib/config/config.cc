@@ -134,6 +134,14 @@ absl::Status Config::SetValue(const std::string& path, const std::string& value_
   }
   std::string error = TypeError(node, spec->type);
   if (!error.empty()) return Invalid(source, path, absl::StrCat(error, ", got '", value_yaml, "'"));
+  if (const KeyRange* range = FindRange(path); range != nullptr) {
+    const double v = node.as<double>();
+    if (!(v >= range->min && v <= range->max)) {
+      return absl::InvalidArgumentError(absl::StrCat(source, ": ", path, " = ", value_yaml,
+                                                     ": must be in [", range->min, ", ", range->max,
+                                                     "]"));
+    }
+  }
   values_[path] = Flow(node);
   return absl::OkStatus();
 }

@@ -1,6 +1,9 @@
 #include "lib/config/config_schema.h"
 
+#include <map>
 #include <sstream>
+
+#include "absl/strings/str_cat.h"
 
 namespace r1rl::config {
 namespace {
@@ -320,6 +323,51 @@ const KeySpec* FindKey(const std::string& path) {
   return nullptr;
 }
 
+const KeyRange* FindRange(const std::string& path) {
+  constexpr double kBig = 9.2e18;  // about int64's largest
+  static const std::map<std::string, KeyRange> kRanges = {
+      {"generation.num_samples", {1, 65536}},
+      {"generation.max_new_tokens", {1, 1 << 24}},
+      {"generation.top_k", {0, kBig}},
+      {"generation.max_batch", {1, 1 << 20}},
+      {"generation.temperature", {0, 1000}},
+      {"generation.top_p", {0, 1}},
+      {"grpo.steps", {0, kBig}},
+      {"grpo.prompts_per_step", {1, 1 << 24}},
+      {"grpo.max_response_length", {0, 1 << 24}},
+      {"grpo.overlong_cache_length", {0, 1 << 24}},
+      {"grpo.ppo_epochs", {1, 1000}},
+      {"grpo.mini_batches", {1, 1 << 24}},
+      {"grpo.micro_batch_size", {0, 1 << 24}},
+      {"grpo.ref_update_every", {0, kBig}},
+      {"grpo.max_policy_lag", {0, kBig}},
+      {"optim.warmup_steps", {0, kBig}},
+      {"reward.cas_timeout_ms", {1, 86400000}},
+      {"reward.cas_workers", {1, 4096}},
+      {"reward.code_memory_mb", {1, 1 << 24}},
+      {"grader.threads", {1, 4096}},
+      {"grader.max_message_bytes", {1024, 2147483647}},
+      {"worker.prompts_per_lease", {1, 1 << 24}},
+      {"worker.lease_wait_ms", {0, 86400000}},
+      {"worker.weights_wait_ms", {0, 86400000}},
+      {"broadcast.keep_versions", {1, 1 << 20}},
+      {"broadcast.chunk_bytes", {1, 1 << 30}},
+      {"broadcast.fanout", {1, 1 << 20}},
+      {"broadcast.window", {1, 1 << 20}},
+      {"broadcast.max_model_bytes", {1, kBig}},
+      {"learner.epochs", {0, kBig}},
+      {"learner.checkpoint_every", {0, kBig}},
+      {"learner.checkpoint_keep", {0, 1 << 20}},
+      {"sft.steps", {0, kBig}},
+      {"sft.batch_size", {1, 1 << 24}},
+      {"sft.examples", {1, kBig}},
+      {"runtime.threads", {0, 4096}},
+      {"runtime.blas_threads", {0, 4096}},
+  };
+  auto it = kRanges.find(path);
+  return it == kRanges.end() ? nullptr : &it->second;
+}
+
 const char* KeyTypeName(KeyType type) {
   switch (type) {
     case KeyType::kBool:
@@ -353,7 +401,11 @@ std::string SchemaMarkdown() {
       out << "\n## " << section << "\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
     }
     out << "| `" << spec.path << "` | " << KeyTypeName(spec.type) << " | `" << spec.default_value
-        << "` | " << spec.doc << " |\n";
+        << "` | " << spec.doc;
+    if (const KeyRange* r = FindRange(spec.path); r != nullptr) {
+      out << " Range: [" << absl::StrCat(r->min) << ", " << absl::StrCat(r->max) << "].";
+    }
+    out << " |\n";
   }
   return out.str();
 }

@@ -20,11 +20,19 @@ struct KeySpec {
   std::string doc;            // meaning, unit, and whether it may change at run time
 };
 
+// The closed range a numeric key's value must lie in, where the key has one.
+struct KeyRange {
+  double min;
+  double max;
+};
+
 // Every known key, in documentation order.
 const std::vector<KeySpec>& Schema();
 // The spec of `path`, or nullptr for an unknown key.
 const KeySpec* FindKey(const std::string& path);
 const char* KeyTypeName(KeyType type);
+// The range of `path`'s value, or nullptr for a key without one (any value of its type).
+const KeyRange* FindRange(const std::string& path);
 // docs/configuration.md as Markdown.
 std::string SchemaMarkdown();
 

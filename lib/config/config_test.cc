@@ -78,4 +78,29 @@ TEST(ConfigSchema, DocsConfigurationMdIsCurrent) {
 }
 
 }  // namespace
+TEST(ConfigRanges, EveryDefaultIsInItsRange) {
+  for (const KeySpec& spec : Schema()) {
+    const KeyRange* r = FindRange(spec.path);
+    if (r == nullptr) continue;
+    ASSERT_TRUE(spec.type == KeyType::kInt || spec.type == KeyType::kDouble) << spec.path;
+    EXPECT_TRUE(Config::Load({}, {spec.path + "=" + spec.default_value}).ok()) << spec.path;
+  }
+}
+
+TEST(ConfigRanges, AValueOutsideItsRangeIsRefusedNamingKeyAndValue) {
+  auto c = Config::FromYaml("");
+  ASSERT_TRUE(c.ok());
+  absl::Status s = c->Set("generation.num_samples=-4");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(std::string(s.message()).find("generation.num_samples = -4"), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(c->Set("generation.top_p=1.5").ok());
+  EXPECT_TRUE(c->Set("generation.top_p=1").ok());
+  auto y = Config::FromYaml("grpo:\n  ppo_epochs: 0\n", "a.yaml");
+  ASSERT_FALSE(y.ok());
+  EXPECT_NE(std::string(y.status().message()).find("a.yaml: grpo.ppo_epochs = 0"),
+            std::string::npos)
+      << y.status().message();
+}
+
 }  // namespace r1rl::config

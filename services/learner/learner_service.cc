@@ -22,6 +22,7 @@
 #include "lib/distributed/process_group.h"
 #include "lib/model/policy.h"
 #include "lib/status/status_macros.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "lib/training/advantages.h"
 #include "lib/training/checkpoint.h"
 #include "lib/training/grpo_loop.h"
@@ -374,6 +375,12 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
                                   : std::max<int64_t>(1, (o.steps * o.prompts_per_step + rows - 1) /
                                                                  std::max<int64_t>(1, rows) +
                                                              (o.dynamic_sampling ? 2 : 0)));
+  // The model folder's tokenizer is what every worker will load: refuse a broken one here
+  // (the model's weights are checked by Policy::Load below).
+  if (const std::string tok = o.model_dir + "/tokenizer.json"; std::filesystem::exists(tok)) {
+    absl::StatusOr<std::unique_ptr<tokenizer::Tokenizer>> t = tokenizer::LoadTokenizer(tok);
+    if (!t.ok()) return absl::InvalidArgumentError(std::string(t.status().message()));
+  }
   // Ranks: the rendezvous before anything binds a port; ranks > 0 only train.
   std::unique_ptr<distributed::ProcessGroup> pg;
   if (o.dist.world_size > 1) {

@@ -53,4 +53,22 @@ grep -q "generation.temprature" "$work/e" || fail "unknown key not named: $(cat 
 mkdir -p "$work/bad" && echo '{"model_type": "gpt2"}' > "$work/bad/config.json"
 if "$r1rl" generate --model "$work/bad" --prompt x 2> "$work/e"; then fail "bad model accepted"; fi
 grep -q "config.json" "$work/e" || fail "bad config error does not name the file: $(cat "$work/e")"
+# Every bad input exits 2 and names the option or key and the value.
+expect_exit2() {  # <what the error must name> <command...>
+  local name=$1 rc=0
+  shift
+  "$@" > /dev/null 2> "$work/e" || rc=$?
+  [ "$rc" -eq 2 ] || fail "$* exited $rc, not 2: $(cat "$work/e")"
+  grep -qF -- "$name" "$work/e" || fail "$* does not name $name: $(cat "$work/e")"
+}
+expect_exit2 "generation.num_samples = -4" "$r1rl" config --set generation.num_samples=-4
+expect_exit2 "generation.top_p = 1.5" "$r1rl" config --set generation.top_p=1.5
+expect_exit2 "--k" "$r1rl" eval --k 0
+expect_exit2 "/nonexistent" "$r1rl" generate --model /nonexistent --prompt x
+expect_exit2 "--no-such-flag" "$r1rl" doctor --no-such-flag
+cp -r "$work/m" "$work/trunc" && truncate -s 100000 "$work/trunc/model.safetensors"
+expect_exit2 "model.safetensors" "$r1rl" generate --model "$work/trunc" --prompt x
+cp -r "$work/m" "$work/badtok" && echo "not json" > "$work/badtok/tokenizer.json"
+expect_exit2 "tokenizer.json" "$r1rl" generate --model "$work/badtok" --prompt x
+"$r1rl" --help > /dev/null || fail "--help does not exit 0"
 echo "cli_test: all checks passed"

@@ -143,4 +143,9 @@ PIDS+=($!)
 expect2 "world size differs" "learner.world_size = 3 on rank 2, but rank 0 runs with world size 2" \
   --set learner.world_size=3 --set learner.rank=2 --set learner.master_port=$PORT --set learner.dist_timeout_s=20
 [ ! -e bad/checkpoints/final ] || fail "a failed rendezvous wrote a checkpoint"
+# A model folder whose tokenizer.json is not JSON (the workers would load it): refused.
+model=$("$R1RL" config --config runs/kill/config.yaml | python3 -c \
+  "import re,sys; t=sys.stdin.read(); print(re.search(r'^learner:\n(?:  .*\n)*?  model: (.*)$', t, re.M).group(1).strip('\"'))")
+cp -r "$model" badmodel && echo "not json" > badmodel/tokenizer.json
+expect2 "tokenizer.json not JSON" "badmodel/tokenizer.json: not valid JSON" --set learner.model="$PWD/badmodel"
 echo "learner_ranks_test: OK"
