@@ -145,10 +145,7 @@ absl::Status BatchExchange::SendBatch(const learner::RolloutBatch& whole) {
   return Send(kBatch, EncodeBatch(whole));
 }
 
-absl::Status BatchExchange::SendDone() {
-  done_sent_ = true;
-  return Send(kDone, "");
-}
+absl::Status BatchExchange::SendDone() { return Send(kDone, ""); }
 
 absl::Status BatchExchange::SendEnd() { return Send(kEnd, ""); }
 

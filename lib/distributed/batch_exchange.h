@@ -46,7 +46,6 @@ class BatchExchange {
   absl::Status SendCheckpoint();
   // Sends a keep-alive when nothing went out for a quarter of the timeout; cheap otherwise.
   absl::Status KeepAlive();
-  bool done_sent() const { return done_sent_; }
 
   // Every other rank: the next batch (the whole one: take ShardOf), nullopt once rank 0 is done.
   // Checkpoint messages on the way run `on_checkpoint`.
@@ -54,7 +53,6 @@ class BatchExchange {
   // After the last step: serves checkpoint messages until rank 0 says it is done (its final
   // checkpoint may need this rank).
   absl::Status WaitForDone();
-  bool done_received() const { return done_received_; }
   void set_on_checkpoint(std::function<absl::Status()> f) { on_checkpoint_ = std::move(f); }
 
   // Rank `rank`'s whole groups of `whole`, with `shard` saying where they sit.
@@ -65,7 +63,6 @@ class BatchExchange {
 
   ProcessGroup* pg_;
   std::chrono::steady_clock::time_point last_sent_;
-  bool done_sent_ = false;
   bool done_received_ = false;
   std::function<absl::Status()> on_checkpoint_;
 };

@@ -10,6 +10,18 @@
 #include "lib/training/optimizer.h"
 
 namespace r1rl::distributed {
+namespace {
+
+// The trainable parameters in module order (the same on every rank).
+std::vector<torch::Tensor> Trainable(model::Policy& policy) {
+  std::vector<torch::Tensor> out;
+  for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
+    if (p.requires_grad()) out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
 
 struct C10dDataParallel::Buffers {
   struct Bucket {
@@ -29,11 +41,16 @@ struct C10dDataParallel::Buffers {
   int64_t started_in_backward = 0;
   absl::Status error;
 
-  void Fill(Bucket& b, size_t i) {  // from the parameter's accumulated gradient
+  // Puts parameter i's final gradient into its bucket: the accumulated .grad plus, from a
+  // hook, `incoming` (what the running backward pass adds; not in .grad yet).
+  void Fill(Bucket& b, size_t i, const torch::Tensor* incoming) {
     const torch::Tensor& p = b.params[i];
     torch::Tensor slot = b.flat.narrow(0, b.offsets[i], p.numel());
-    if (p.grad().defined()) {
-      slot.copy_(p.grad().reshape({-1}));
+    const bool grad = p.grad().defined();
+    if (grad && incoming != nullptr) {
+      torch::add_out(slot, p.grad().reshape({-1}), incoming->reshape({-1}));
+    } else if (grad || incoming != nullptr) {
+      slot.copy_((grad ? p.grad() : *incoming).reshape({-1}));
     } else {
       slot.zero_();  // this rank's rows did not reach it: it adds nothing
     }
@@ -46,7 +63,7 @@ struct C10dDataParallel::Buffers {
       Bucket& b = buckets[next];
       if (all) {
         for (size_t i = 0; i < b.params.size(); ++i) {
-          if (!b.filled[i]) Fill(b, i);
+          if (!b.filled[i]) Fill(b, i, nullptr);
         }
       }
       if (b.remaining > 0) return;
@@ -72,13 +89,21 @@ C10dDataParallel::~C10dDataParallel() {
   for (auto& [param, handle] : buffers_->hooks) param.remove_hook(handle);
 }
 
+namespace {
+
+// Where the backend's tensors live (NCCL: this process's GPU).
+torch::Device CollectiveDevice(const ProcessGroup& pg) {
+  return pg.backend() == Backend::kNccl ? torch::Device(torch::kCUDA, 0)
+                                        : torch::Device(torch::kCPU);
+}
+
+}  // namespace
+
 absl::Status C10dDataParallel::AllReduce(std::vector<double>* values, Op op) {
   if (values->empty()) return absl::OkStatus();
-  const torch::Device device = pg_->backend() == Backend::kNccl ? torch::Device(torch::kCUDA, 0)
-                                                                : torch::Device(torch::kCPU);
   torch::Tensor t =
       torch::from_blob(values->data(), {static_cast<int64_t>(values->size())}, torch::kFloat64)
-          .to(device, false, /*copy=*/true);
+          .to(CollectiveDevice(*pg_), false, /*copy=*/true);
   std::vector<torch::Tensor> v = {t};
   if (absl::Status s = pg_->AllReduce(v, op == Op::kMax ? ReduceOp::kMax : ReduceOp::kSum);
       !s.ok()) {
@@ -93,10 +118,7 @@ void C10dDataParallel::EnsureBuffers(model::Policy& policy) {
   if (buffers_) return;
   torch::NoGradGuard no_grad;
   buffers_ = std::make_unique<Buffers>();
-  std::vector<torch::Tensor> params;
-  for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
-    if (p.requires_grad()) params.push_back(p);
-  }
+  std::vector<torch::Tensor> params = Trainable(policy);
   std::reverse(params.begin(), params.end());  // backward makes the last ones final first
   Buffers::Bucket current;
   int64_t bytes = 0, numel = 0;
@@ -139,24 +161,12 @@ absl::Status C10dDataParallel::BeginFinalBackward(model::Policy& policy) {
           std::lock_guard<std::mutex> lock(buf->mu);
           if (!buf->armed || !buf->error.ok()) return;
           Buffers::Bucket& k = buf->buckets[b];
-          if (k.work >= 0) {
+          if (k.filled[i]) {  // a leaf's hook runs once per backward pass
             buf->error = absl::InternalError(
-                "data-parallel: a gradient arrived after its bucket's all-reduce started");
+                "data-parallel: a parameter's gradient arrived twice in one backward pass");
             return;
           }
-          const torch::Tensor& param = k.params[i];
-          torch::Tensor slot = k.flat.narrow(0, k.offsets[i], param.numel());
-          if (k.filled[i]) {
-            slot.add_(g.reshape({-1}));
-            return;
-          }
-          if (param.grad().defined()) {
-            torch::add_out(slot, param.grad().reshape({-1}), g.reshape({-1}));
-          } else {
-            slot.copy_(g.reshape({-1}));
-          }
-          k.filled[i] = 1;
-          --k.remaining;
+          buf->Fill(k, i, &g);
           buf->StartReady(pg_, /*all=*/false);
         });
         buf->hooks.emplace_back(p, handle);
@@ -206,18 +216,6 @@ absl::Status C10dDataParallel::ReduceGradients(model::Policy& policy) {
   buf.error = absl::OkStatus();
   return status;
 }
-
-namespace {
-
-std::vector<torch::Tensor> Trainable(model::Policy& policy) {
-  std::vector<torch::Tensor> out;
-  for (const torch::Tensor& p : policy.lm().parameters(/*recurse=*/true)) {
-    if (p.requires_grad()) out.push_back(p);
-  }
-  return out;
-}
-
-}  // namespace
 
 absl::StatusOr<double> C10dDataParallel::OptimizerStep(model::Policy& policy,
                                                        learner::Optimizer& optimizer) {
@@ -273,9 +271,7 @@ absl::Status C10dDataParallel::GatherOptimizerState(learner::Optimizer& optimize
     for (size_t k = 0; k < idx.size(); ++k) {
       if (pg_->rank() == r) have = have && optimizer.GetMoments(idx[k], &avg[k], &sq[k]);
     }
-    const auto on = torch::TensorOptions().device(pg_->backend() == Backend::kNccl
-                                                      ? torch::Device(torch::kCUDA, 0)
-                                                      : torch::Device(torch::kCPU));
+    const auto on = torch::TensorOptions().device(CollectiveDevice(*pg_));
     torch::Tensor ok = torch::full({1}, have ? 1.0 : 0.0, on.dtype(torch::kFloat64));
     if (absl::Status s = pg_->Broadcast(ok, r); !s.ok()) return s;
     if (ok.item<double>() == 0.0) continue;  // that shard holds no state yet

@@ -81,11 +81,8 @@ struct ProcessGroup::Impl {
   mutable std::mutex stats_mu;
   Stats stats;
   // Started all-reduces by id (guarded by work_mu).
-  struct Started {
-    c10::intrusive_ptr<c10d::Work> work;
-  };
   std::mutex work_mu;
-  std::map<int64_t, Started> started;
+  std::map<int64_t, c10::intrusive_ptr<c10d::Work>> started;
   int64_t next_id = 0;
 };
 
@@ -269,23 +266,9 @@ c10d::ReduceOp ToC10d(ReduceOp op) {
 }  // namespace
 
 absl::Status ProcessGroup::AllReduce(std::vector<at::Tensor>& tensors, ReduceOp op) {
-  const auto start = Clock::now();
-  double bytes = 0;
-  for (const at::Tensor& t : tensors) bytes += static_cast<double>(t.nbytes());
-  try {
-    c10d::AllreduceOptions opts;
-    opts.reduceOp = ToC10d(op);
-    opts.timeout = options_.timeout;
-    auto work = impl_->pg->allreduce(tensors, opts);
-    work->wait(options_.timeout);
-  } catch (const std::exception& e) {
-    return Failed("all-reduce", FirstLine(e.what()));
-  }
-  std::lock_guard<std::mutex> lock(impl_->stats_mu);
-  impl_->stats.allreduce_seconds += Seconds(start);
-  impl_->stats.allreduce_bytes += bytes;
-  impl_->stats.allreduce_calls += 1;
-  return absl::OkStatus();
+  absl::StatusOr<int64_t> id = StartAllReduce(tensors, op);
+  if (!id.ok()) return id.status();
+  return Wait(*id);
 }
 
 absl::StatusOr<int64_t> ProcessGroup::StartAllReduce(std::vector<at::Tensor>& tensors,
@@ -306,7 +289,7 @@ absl::StatusOr<int64_t> ProcessGroup::StartAllReduce(std::vector<at::Tensor>& te
   {
     std::lock_guard<std::mutex> lock(impl_->work_mu);
     id = impl_->next_id++;
-    impl_->started[id] = Impl::Started{std::move(work)};
+    impl_->started[id] = std::move(work);
   }
   std::lock_guard<std::mutex> lock(impl_->stats_mu);
   impl_->stats.allreduce_seconds += Seconds(start);
@@ -324,7 +307,7 @@ absl::Status ProcessGroup::Wait(int64_t id) {
     if (it == impl_->started.end())
       return absl::InvalidArgumentError("ProcessGroup::Wait: no started call " +
                                         std::to_string(id));
-    work = std::move(it->second.work);
+    work = std::move(it->second);
     impl_->started.erase(it);
   }
   try {

@@ -96,10 +96,6 @@ double Optimizer::Step() {
   return norm;
 }
 
-int64_t Optimizer::parameter_count() const {
-  return static_cast<int64_t>(state_->named_params.size());
-}
-
 std::vector<int64_t> Optimizer::ParameterShape(size_t i) const {
   return state_->named_params[i].second.sizes().vec();
 }

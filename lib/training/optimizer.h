@@ -58,7 +58,6 @@ class Optimizer {
 
   // The shard map (ShardOwners over the trainable parameters, module order) and its state.
   const std::vector<int>& owners() const { return owners_; }
-  int64_t parameter_count() const;
   std::vector<int64_t> ParameterShape(size_t i) const;
   // Elements of Adam state held here (2 per owned parameter element once stepped).
   int64_t state_elements() const;

@@ -213,7 +213,7 @@ absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
                          distributed::BackendName(pg.backend()), exposer->port())
       << std::flush;
   ASSIGN_OR_RETURN(GrpoLoopResult result, loop.Run(nullptr));
-  if (!exchange.done_received()) RETURN_IF_ERROR(exchange.WaitForDone());
+  RETURN_IF_ERROR(exchange.WaitForDone());
   log << absl::StrFormat("learner rank %d: done at step %d\n", pg.rank(), result.steps_done)
       << std::flush;
   return absl::OkStatus();
