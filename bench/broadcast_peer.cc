@@ -11,6 +11,9 @@
 //   broadcast_peer fetch --controller H:P
 //   broadcast_peer diff A.safetensors B.safetensors [--chunk-bytes N] [--bf16]
 //
+// Every gRPC subcommand takes --keys DIR (r1rl keys init: TLS and the role tokens, as the
+// services run by default); without it the calls are plain text (a security.insecure service).
+//
 // publish: synthetic weights (U8 tensors of 4 MiB, filled from --seed; with --changed F, the
 // first F of the tensors from seed+1), one JSON line {"version", "bytes", "chunks",
 // "chunks_unchanged", "seconds"}. receive: one JSON line per version verified
@@ -45,6 +48,7 @@
 #include "lib/controller/controller_server.h"
 #include "lib/data/prompt_dataset.h"
 #include "lib/safetensors/safetensors_writer.h"
+#include "lib/security/grpc_security.h"
 #include "lib/transport/sha256.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
@@ -83,12 +87,25 @@ std::string SyntheticWeights(int64_t bytes, uint32_t seed, double changed) {
   return *r1rl::safetensors::SerializeSafetensors(views);
 }
 
+r1rl::security::SecurityOptions g_security;  // from --keys
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& target, r1rl::security::Role role) {
+  auto ch = r1rl::security::OpenChannel(target, g_security, role);
+  if (!ch.ok()) {
+    std::cerr << "broadcast_peer: " << ch.status().message() << "\n";
+    std::exit(2);
+  }
+  return *ch;
+}
+
 int Publish(const std::string& service, int64_t version, int64_t bytes, uint32_t seed,
             double changed) {
   const std::string weights = SyntheticWeights(bytes, seed, changed);
-  r1rl::broadcast::BroadcastPublisher pub(service);
+  auto pub = r1rl::broadcast::BroadcastPublisher::Open(service, g_security);
+  if (!pub.ok())
+    return std::cerr << "broadcast_peer publish: " << pub.status().message() << "\n", 2;
   const auto start = std::chrono::steady_clock::now();
-  auto r = pub.Publish(version, weights);
+  auto r = (*pub)->Publish(version, weights);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!r.ok()) {
@@ -160,6 +177,7 @@ int ServeFetch(const std::string& address, int64_t bytes, uint32_t seed, const s
   o.ingest_address = "tcp://127.0.0.1:0";
   o.metrics_address = "127.0.0.1:0";
   o.buffer_path = dir + "/buffer";
+  o.security = g_security;
   auto data = r1rl::learner::PromptDataset::Parse(
       R"({"prompt": "1+1=", "reward": {"kind": "exact", "answer": "2"}})", "inline");
   if (!data.ok()) return std::cerr << data.status().message() << "\n", 2;
@@ -179,8 +197,7 @@ int ServeFetch(const std::string& address, int64_t bytes, uint32_t seed, const s
 }
 
 int Fetch(const std::string& controller) {
-  auto stub = r1rl::v1::Controller::NewStub(
-      grpc::CreateChannel(controller, grpc::InsecureChannelCredentials()));
+  auto stub = r1rl::v1::Controller::NewStub(Channel(controller, r1rl::security::Role::kWorker));
   r1rl::v1::RegisterResponse reg;
   {
     grpc::ClientContext rctx;
@@ -275,8 +292,7 @@ int Diff(const std::string& a_path, const std::string& b_path, int64_t chunk_byt
 }
 
 int Status(const std::string& service) {
-  auto stub = r1rl::v1::ParamBroadcast::NewStub(
-      grpc::CreateChannel(service, grpc::InsecureChannelCredentials()));
+  auto stub = r1rl::v1::ParamBroadcast::NewStub(Channel(service, r1rl::security::Role::kAdmin));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
   r1rl::v1::BroadcastStatus st;
@@ -338,12 +354,19 @@ int main(int argc, char** argv) {
   diff->add_option("b", file_b)->required();
   diff->add_option("--chunk-bytes", chunk_bytes);
   diff->add_flag("--bf16", bf16);
+  std::string keys;
+  for (CLI::App* c : {pub, rec, st, serve, fetch}) {
+    c->add_option("--keys", keys, "keys folder (r1rl keys init); none: plain text");
+  }
   CLI11_PARSE(app, argc, argv);
+  g_security.keys_dir = keys;
+  g_security.insecure = keys.empty();
   spdlog::set_default_logger(spdlog::stderr_logger_mt("broadcast_peer"));  // stdout is JSON
   if (*pub) return Publish(service, version, bytes, seed, changed);
   if (*rec) {
     ro.service = service;
     ro.keep_bytes = !discard;
+    ro.security = g_security;
     return Receive(ro, versions, timeout_s);
   }
   if (*serve) return ServeFetch(address, bytes, seed, dir);

@@ -27,6 +27,8 @@ MTU=${MTU:-65000}
 [ "$(id -u)" = 0 ] || { echo "broadcast_w1: needs root (ip netns, tc)"; exit 2; }
 [ -x "$SVC" ] && [ -x "$PEER" ] || { echo "broadcast_w1: build $SVC and $PEER first"; exit 2; }
 work=$(mktemp -d)
+# TLS and role tokens, as the services run by default (both paths pay for them).
+"$BUILD/bin/r1rl" keys init "$work/keys" > /dev/null
 BR=w1br
 nodes=()
 cleanup() {
@@ -71,27 +73,27 @@ rx_ip() { echo "10.77.$(($1 / 250 + 1)).$(($1 % 250 + 1))"; }
 broadcast_run() {
   local n=$1 bytes=$2 rate=$3
   net_up "$n" "$rate"
-  ip netns exec w1s "$SVC" --set broadcast.grpc_address=0.0.0.0:50061 \
+  ip netns exec w1s "$SVC" --set security.keys_dir="$work/keys" --set broadcast.grpc_address=0.0.0.0:50061 \
     --set broadcast.chunk_address=tcp://0.0.0.0:5561 --set broadcast.advertise_host=10.77.0.1 \
     --set broadcast.metrics_address=127.0.0.1:0 --set broadcast.chunk_bytes=$CHUNK \
     --set broadcast.relay_timeout_ms=10000 --set broadcast.receiver_timeout_ms=60000 \
     --set broadcast.sync_wait_ms=2000 --set broadcast.slow_lag_chunks=0 \
     --set runtime.log_level=warn > "$work/svc.log" 2>&1 &
   local svc=$!
-  for _ in $(seq 100); do ip netns exec w1s "$PEER" status --service 127.0.0.1:50061 >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 100); do ip netns exec w1s "$PEER" status --keys "$work/keys" --service 127.0.0.1:50061 >/dev/null 2>&1 && break; sleep 0.1; done
   for i in $(seq 1 "$n"); do
-    ip netns exec "w1r$i" "$PEER" receive --service 10.77.0.1:50061 --id "r$i" \
+    ip netns exec "w1r$i" "$PEER" receive --keys "$work/keys" --service 10.77.0.1:50061 --id "r$i" \
       --bind tcp://0.0.0.0:0 --advertise-host "$(rx_ip "$i")" --discard --max-held-chunks 64 \
       --versions 1 --timeout-s 900 > "$work/r$i.out" 2> "$work/r$i.log" &
   done
   for _ in $(seq 600); do
-    [ "$(ip netns exec w1s "$PEER" status --service 127.0.0.1:50061 | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("receivers",[])))')" = "$n" ] && break
+    [ "$(ip netns exec w1s "$PEER" status --keys "$work/keys" --service 127.0.0.1:50061 | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("receivers",[])))')" = "$n" ] && break
     sleep 0.1
   done
-  ip netns exec w1s "$PEER" publish --service 127.0.0.1:50061 --version 1 --bytes "$bytes" > "$work/pub.out"
+  ip netns exec w1s "$PEER" publish --keys "$work/keys" --service 127.0.0.1:50061 --version 1 --bytes "$bytes" > "$work/pub.out"
   wait $(jobs -p | grep -v "^$svc$") 2>/dev/null || true
   local status
-  status=$(ip netns exec w1s "$PEER" status --service 127.0.0.1:50061)
+  status=$(ip netns exec w1s "$PEER" status --keys "$work/keys" --service 127.0.0.1:50061)
   kill "$svc"; wait "$svc" 2>/dev/null || true
   mkdir -p "$work/run-$n-$bytes" && cp "$work"/r*.out "$work"/r*.log "$work/svc.log" "$work/run-$n-$bytes/" 2>/dev/null || true
   python3 - "$work" "$n" "$status" <<'PY'
@@ -115,12 +117,12 @@ fetch_run() {
   local n=$1 bytes=$2 rate=$3
   net_up "$n" "$rate"
   mkdir -p "$work/ctl"
-  ip netns exec w1s "$PEER" serve-fetch --address 0.0.0.0:50051 --bytes "$bytes" --dir "$work/ctl" > "$work/ctl.out" 2> "$work/ctl.log" &
+  ip netns exec w1s "$PEER" serve-fetch --keys "$work/keys" --address 0.0.0.0:50051 --bytes "$bytes" --dir "$work/ctl" > "$work/ctl.out" 2> "$work/ctl.log" &
   local ctl=$!
   for _ in $(seq 300); do grep -q serving "$work/ctl.out" && break; sleep 0.1; done
   local pids=()
   for i in $(seq 1 "$n"); do
-    ip netns exec "w1r$i" "$PEER" fetch --controller 10.77.0.1:50051 > "$work/f$i.out" 2> "$work/f$i.log" &
+    ip netns exec "w1r$i" "$PEER" fetch --keys "$work/keys" --controller 10.77.0.1:50051 > "$work/f$i.out" 2> "$work/f$i.log" &
     pids+=($!)
   done
   wait "${pids[@]}"

@@ -6,6 +6,8 @@
 //   r1rl admin drain --name cluster             # no new prompts; the learner finishes and exits 0
 //   r1rl admin checkpoint --name cluster        # checkpoints/step-N now; prints its path
 //
+// Calls go over TLS with the admin token from the keys folder: --keys DIR, else the one
+// `r1rl cluster up --name` made (runs/<name>/keys); --insecure for a security.insecure cluster.
 // --json prints the reply as protobuf JSON. `r1rl health HOST:PORT` asks any service's
 // grpc.health.v1.Health (learner, worker, grader): exit 0 when SERVING, for probes and scripts.
 #include <grpcpp/grpcpp.h>
@@ -17,9 +19,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "cli/client_security.h"
 #include "cli/command.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "lib/security/grpc_security.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
 namespace r1rl::cli {
@@ -31,6 +35,7 @@ struct AdminFlags {
   std::string name = "cluster";
   bool json = false;
   int timeout_s = 600;
+  ClientSecurityFlags security;
 };
 
 // --controller, else the learner's gRPC address in runs/<name>/cluster.json.
@@ -87,7 +92,11 @@ void PrintStatus(const v1::ControllerStatus& s) {
 int Run(const AdminFlags& f) {
   auto address = ControllerAddress(f);
   if (!address.ok()) return Fail("admin", address.status());
-  auto stub = v1::Admin::NewStub(grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+  auto security = f.security.Resolve(f.name);
+  if (!security.ok()) return Fail("admin", security.status());
+  auto channel = security::OpenChannel(*address, *security, security::Role::kAdmin);
+  if (!channel.ok()) return Fail("admin", channel.status());
+  auto stub = v1::Admin::NewStub(*channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(f.timeout_s));
   grpc::Status rpc;
@@ -122,13 +131,23 @@ int Run(const AdminFlags& f) {
   return 0;
 }
 
-int Health(const std::string& address, const std::string& service, int timeout_s) {
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+struct HealthFlags {
+  std::string address, service, name = "cluster";
+  int timeout_s = 5;
+  ClientSecurityFlags security;
+};
+
+int Health(const HealthFlags& f) {
+  const std::string& address = f.address;
+  auto security = f.security.Resolve(f.name);
+  if (!security.ok()) return Fail("health", security.status());
+  auto channel = security::OpenChannel(address, *security, security::Role::kAdmin);
+  if (!channel.ok()) return Fail("health", channel.status());
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_s));
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(f.timeout_s));
   grpc::health::v1::HealthCheckRequest req;
-  req.set_service(service);
+  req.set_service(f.service);
   grpc::health::v1::HealthCheckResponse resp;
   grpc::Status s = stub->Check(&ctx, req, &resp);
   if (!s.ok()) {
@@ -158,20 +177,21 @@ void RegisterAdmin(CLI::App& root, CommandResult* result) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   cmd->add_flag("--json", flags->json, "The reply as protobuf JSON");
+  flags->security.AddTo(cmd);
   cmd->callback([flags, result] { result->exit_code = Run(*flags); });
 
-  auto health = std::make_shared<std::pair<std::string, std::string>>();
-  auto timeout = std::make_shared<int>(5);
+  auto health = std::make_shared<HealthFlags>();
   CLI::App* h =
       root.add_subcommand("health", "Ask a service's grpc.health.v1 (exit 0 when SERVING)");
-  h->add_option("address", health->first, "host:port of its gRPC")->required();
-  h->add_option("--service", health->second, "The service name to ask about (\"\": the server)");
-  h->add_option("--timeout", *timeout, "Seconds")
+  h->add_option("address", health->address, "host:port of its gRPC")->required();
+  h->add_option("--service", health->service, "The service name to ask about (\"\": the server)");
+  h->add_option("--timeout", health->timeout_s, "Seconds")
       ->capture_default_str()
       ->check(CLI::Range(1, 3600));
-  h->callback([health, timeout, result] {
-    result->exit_code = Health(health->first, health->second, *timeout);
-  });
+  h->add_option("--name", health->name, "A local cluster whose keys to use, when no --keys")
+      ->capture_default_str();
+  health->security.AddTo(h);
+  h->callback([health, result] { result->exit_code = Health(*health); });
 }
 
 }  // namespace r1rl::cli

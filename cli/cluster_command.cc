@@ -11,6 +11,10 @@
 //   r1rl cluster status [--name NAME] [--json]
 //   r1rl cluster down [--name NAME]
 //
+// Secure by default: `up` makes a keys folder in runs/<name>/keys (r1rl keys init) and every
+// service uses it (TLS + role tokens on gRPC), unless the config names its own
+// security.keys_dir or sets security.insecure. `r1rl admin --name` finds the keys there.
+//
 // Defaults are configs/cluster.yaml (built in). `up` starts fresh in runs/<name> (the
 // previous run's buffer, metrics and checkpoints there are replaced) and returns once every
 // service answers /healthz; with --wait it stays until the learner finishes its steps, then
@@ -32,6 +36,8 @@
 #include "cli/demo/demo_data.h"
 #include "cli/demo_defaults.h"
 #include "lib/metrics/scrape.h"
+#include "lib/security/keys.h"
+#include "lib/security/security_options.h"
 
 namespace r1rl::cli {
 namespace {
@@ -186,9 +192,17 @@ int Up(const ClusterFlags& f) {
     sets.push_back("learner.master_addr=127.0.0.1");
     sets.push_back(absl::StrCat("learner.master_port=", ports[5]));
   }
+  if (!cfg->GetBool("security.insecure") && cfg->GetString("security.keys_dir").empty()) {
+    const std::string keys = fs::absolute(dir + "/keys").string();
+    if (auto s = security::InitKeys(keys, {}); !s.ok()) return Fail("cluster up", s);
+    sets.push_back("security.keys_dir=" + keys);
+  }
   for (const std::string& s : sets) {
     if (auto st = cfg->Set(s); !st.ok()) return Fail("cluster up", st);
   }
+  auto security = security::SecurityFromConfig(*cfg);
+  if (!security.ok()) return Fail("cluster up", security.status());
+  if (security->insecure) std::cerr << security::InsecureWarning(*security, "cluster up") << "\n";
   const std::string config_path = dir + "/config.yaml";
   std::ofstream(config_path) << "# r1rl cluster up: the effective configuration of every service\n"
                              << cfg->ToYaml();
@@ -198,6 +212,10 @@ int Up(const ClusterFlags& f) {
   table["name"] = f.name;
   table["run_dir"] = dir;
   table["config"] = config_path;
+  table["security"] = {{"insecure", security->insecure},
+                       {"keys_dir", security->keys_dir},
+                       {"mtls", security->mtls},
+                       {"metrics_token", security->metrics_token}};
   table["services"] = Json::array();
   auto spawn = [&](const std::string& name, const std::string& kind, const std::string& binary,
                    std::vector<std::string> extra, int metrics_port) -> absl::Status {
@@ -324,6 +342,15 @@ int Status(const ClusterFlags& f) {
   auto table = ReadTable(f.name);
   if (!table.ok()) return Fail("cluster status", table.status());
   Json out = Json::array();
+  // The metrics token, when the cluster's /metrics asks for one.
+  std::string metrics_token;
+  if (table->contains("security") && (*table)["security"].value("metrics_token", false)) {
+    security::SecurityOptions o;
+    o.keys_dir = (*table)["security"].value("keys_dir", "");
+    auto token = security::ClientToken(o, security::Role::kMetrics);
+    if (!token.ok()) return Fail("cluster status", token.status());
+    metrics_token = *token;
+  }
   if (!f.json) {
     std::cout << absl::StrFormat("%-10s %-7s %-5s %-7s %-8s %-6s %s\n", "SERVICE", "PID", "STATE",
                                  "HEALTH", "VERSION", "LAG", "THROUGHPUT");
@@ -336,7 +363,7 @@ int Status(const ClusterFlags& f) {
     absl::StatusOr<std::string> text = absl::UnavailableError("no endpoint");
     if (!endpoint.empty()) {
       health = metrics::HttpGet(endpoint, "/healthz", milliseconds(1000));
-      text = metrics::HttpGet(endpoint, "/metrics", milliseconds(2000));
+      text = metrics::HttpGet(endpoint, "/metrics", milliseconds(2000), metrics_token);
     }
     const metrics::Samples m = text.ok() ? metrics::ParseText(*text) : metrics::Samples{};
     double version = std::nan(""), lag = std::nan("");

@@ -61,6 +61,7 @@ void RegisterGrade(CLI::App& root, CommandResult* result);
 void RegisterCluster(CLI::App& root, CommandResult* result);
 void RegisterRejectionSample(CLI::App& root, CommandResult* result);
 void RegisterPipeline(CLI::App& root, CommandResult* result);
+void RegisterKeys(CLI::App& root, CommandResult* result);
 
 }  // namespace r1rl::cli
 

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   r1rl::cli::RegisterEval(app, &result);
   r1rl::cli::RegisterRejectionSample(app, &result);
   r1rl::cli::RegisterPipeline(app, &result);
+  r1rl::cli::RegisterKeys(app, &result);
   try {
     try {
       app.parse(argc, argv);

@@ -23,6 +23,7 @@ endif()
 
 # Services: control plane, data plane, rollout store, metrics endpoint (Protobuf: above).
 find_package(gRPC CONFIG REQUIRED)
+find_package(OpenSSL REQUIRED)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 find_package(RocksDB CONFIG REQUIRED)

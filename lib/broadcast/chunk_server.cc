@@ -46,8 +46,9 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(zmq::context_t& 
                                                                 OnSent on_sent) {
   std::unique_ptr<ChunkServer> s(new ChunkServer(
       context, store, std::move(on_its_way), std::move(on_sent), std::max(10, options.park_ms)));
-  auto router = transport::OpenSocket(context, zmq::socket_type::router,
-                                      {options.bind, /*bind=*/true}, options.field);
+  auto router =
+      transport::OpenSocket(context, zmq::socket_type::router,
+                            {options.bind, /*bind=*/true, 100, 0, 0, options.curve}, options.field);
   if (!router.ok()) return router.status();
   s->router_ = std::move(*router);
   s->router_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.max_request_bytes));

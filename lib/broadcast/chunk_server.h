@@ -25,17 +25,19 @@
 
 #include "absl/status/statusor.h"
 #include "lib/broadcast/chunk_store.h"
+#include "lib/transport/zmq_pipe.h"
 
 namespace r1rl::broadcast {
 
 class ChunkServer {
  public:
   struct Options {
-    std::string bind = "tcp://0.0.0.0:0";  // port 0: any free port
-    std::string advertise_host;            // "" = this host's name
-    std::string field = "chunk_address";   // the config key, for errors
-    int park_ms = 500;                     // keep-alive period of a parked request
-    int max_request_bytes = 4096;          // a larger request closes its connection
+    std::string bind = "tcp://127.0.0.1:0";  // port 0: any free port
+    std::string advertise_host;              // "" = this host's name
+    std::string field = "chunk_address";     // the config key, for errors
+    int park_ms = 500;                       // keep-alive period of a parked request
+    int max_request_bytes = 4096;            // a larger request closes its connection
+    transport::CurveKeys curve;              // CurveZMQ server keys + ZAP domain (none: plain)
   };
   using OnItsWay = std::function<bool(const std::string& hash, int64_t version)>;
   // Called after each chunk sent: (version asked for, bytes).

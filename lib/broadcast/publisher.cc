@@ -3,15 +3,22 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "lib/security/grpc_security.h"
 
 namespace r1rl::broadcast {
 
-BroadcastPublisher::BroadcastPublisher(const std::string& address,
-                                       std::chrono::milliseconds timeout)
-    : address_(address),
-      timeout_(timeout),
-      channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-      stub_(v1::ParamBroadcast::NewStub(channel_)) {}
+absl::StatusOr<std::unique_ptr<BroadcastPublisher>> BroadcastPublisher::Open(
+    const std::string& address, const security::SecurityOptions& security,
+    std::chrono::milliseconds timeout) {
+  auto channel = security::OpenChannel(address, security, security::Role::kAdmin);
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<BroadcastPublisher> p(new BroadcastPublisher());
+  p->address_ = address;
+  p->timeout_ = timeout;
+  p->channel_ = std::move(*channel);
+  p->stub_ = v1::ParamBroadcast::NewStub(p->channel_);
+  return p;
+}
 
 absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
                                                                 std::string_view bytes) {

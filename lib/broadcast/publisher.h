@@ -1,8 +1,10 @@
 // The learner's side of the broadcast: each new version goes to the r1rl-param-broadcast
 // service once (a client stream of parts), whatever the number of workers.
 //
-//   BroadcastPublisher pub("broadcast:50061");
-//   ASSIGN_OR_RETURN(v1::PublishResponse r, pub.Publish(step, bytes));
+//   ASSIGN_OR_RETURN(auto pub, BroadcastPublisher::Open("broadcast:50061", security));
+//   ASSIGN_OR_RETURN(v1::PublishResponse r, pub->Publish(step, bytes));
+//
+// Publishing takes the admin role's token (security.keys_dir): only the learner publishes.
 //
 // Thread-safety: Publish may be called from any thread.
 #ifndef R1RL_LIB_BROADCAST_PUBLISHER_H_
@@ -15,14 +17,18 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "lib/security/security_options.h"
 #include "r1rl/v1/broadcast.grpc.pb.h"
 
 namespace r1rl::broadcast {
 
 class BroadcastPublisher {
  public:
-  explicit BroadcastPublisher(const std::string& address,
-                              std::chrono::milliseconds timeout = std::chrono::minutes(5));
+  // The channel is TLS with the admin token unless security.insecure; an error when the keys
+  // folder lacks what that needs.
+  static absl::StatusOr<std::unique_ptr<BroadcastPublisher>> Open(
+      const std::string& address, const security::SecurityOptions& security,
+      std::chrono::milliseconds timeout = std::chrono::minutes(5));
   // Sends `bytes` (one safetensors file) as version `version`; the answer says how many chunks
   // it made and how many were unchanged. Unavailable when the service does not answer within
   // 10 s (a service starting up is waited for).
@@ -30,6 +36,7 @@ class BroadcastPublisher {
   const std::string& address() const { return address_; }
 
  private:
+  BroadcastPublisher() = default;
   std::string address_;
   std::chrono::milliseconds timeout_;
   std::shared_ptr<grpc::Channel> channel_;

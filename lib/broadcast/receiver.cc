@@ -16,6 +16,8 @@
 #include "lib/broadcast/chunk_store.h"
 #include "lib/broadcast/manifest.h"
 #include "lib/broadcast/wall_clock.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "lib/transport/xxh3.h"
 #include "r1rl/v1/broadcast.grpc.pb.h"
 
@@ -29,6 +31,8 @@ using Clock = std::chrono::steady_clock;
 struct Receiver::State {
   ReceiverOptions options;
   zmq::context_t context{1};
+  std::unique_ptr<transport::ZapHandler> zap;  // CurveZMQ: worker keys only; outlives sockets
+  transport::CurveKeys to_root, to_relay;      // dealer keys for the service / another worker
   ChunkStore store;
   std::unique_ptr<ChunkServer> server;
   std::unique_ptr<v1::ParamBroadcast::Stub> stub;
@@ -270,6 +274,13 @@ struct Receiver::State {
         dealer->set(zmq::sockopt::linger, 0);
         dealer->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(m.chunk_bytes()) + int64_t{4096});
+        // CurveZMQ: the chain's root is the service (its own key), every other parent a worker.
+        const transport::CurveKeys& keys = parent_now.id() == "root" ? to_root : to_relay;
+        if (keys.enabled()) {
+          dealer->set(zmq::sockopt::curve_secretkey, keys.secret_key);
+          dealer->set(zmq::sockopt::curve_publickey, keys.public_key);
+          dealer->set(zmq::sockopt::curve_serverkey, keys.server_key);
+        }
         try {
           dealer->connect(parent_now.endpoint());
         } catch (const zmq::error_t& e) {
@@ -421,20 +432,35 @@ Receiver::Receiver(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 absl::StatusOr<std::unique_ptr<Receiver>> Receiver::Start(ReceiverOptions options) {
   if (options.service.empty()) return absl::InvalidArgumentError("broadcast.address is empty");
+  auto channel = security::OpenChannel(options.service, options.security, security::Role::kWorker);
+  if (!channel.ok()) return channel.status();
   auto s = std::make_unique<State>();
   s->options = std::move(options);
   ChunkServer::Options so;
   so.bind = s->options.bind;
   so.advertise_host = s->options.advertise_host;
   so.field = "worker.relay_address";
+  {
+    auto zap = security::StartZap(s->context, s->options.security, {{"chunks", "worker"}}, nullptr);
+    if (!zap.ok()) return zap.status();
+    s->zap = std::move(*zap);
+    auto server = security::CurveServer(s->options.security, "worker", "chunks");
+    if (!server.ok()) return server.status();
+    so.curve = *server;
+    auto to_root = security::CurveClient(s->options.security, "worker", "broadcast");
+    if (!to_root.ok()) return to_root.status();
+    s->to_root = *to_root;
+    auto to_relay = security::CurveClient(s->options.security, "worker", "worker");
+    if (!to_relay.ok()) return to_relay.status();
+    s->to_relay = *to_relay;
+  }
   State* raw = s.get();
   auto server =
       ChunkServer::Start(s->context, so, &s->store,
                          [raw](const std::string& h, int64_t v) { return raw->OnItsWay(h, v); });
   if (!server.ok()) return server.status();
   s->server = std::move(*server);
-  s->stub = v1::ParamBroadcast::NewStub(
-      grpc::CreateChannel(s->options.service, grpc::InsecureChannelCredentials()));
+  s->stub = v1::ParamBroadcast::NewStub(*channel);
   s->sync_thread = std::thread([raw] { raw->SyncLoop(); });
   s->fetch_thread = std::thread([raw] { raw->FetchLoop(); });
   return std::unique_ptr<Receiver>(new Receiver(std::move(s)));

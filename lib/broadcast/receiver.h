@@ -26,13 +26,14 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "lib/security/security_options.h"
 #include "r1rl/v1/broadcast.pb.h"
 
 namespace r1rl::broadcast {
 
 struct ReceiverOptions {
   std::string service;                          // host:port of the service's gRPC
-  std::string bind = "tcp://0.0.0.0:0";         // this receiver's chunk server (port 0: any free)
+  std::string bind = "tcp://127.0.0.1:0";       // this receiver's chunk server (port 0: any free)
   std::string advertise_host;                   // how children reach it ("" = this host's name)
   std::string receiver_id;                      // "" = the service names it
   int64_t max_model_bytes = int64_t{64} << 30;  // a larger manifest is refused
@@ -40,7 +41,8 @@ struct ReceiverOptions {
   // Without keep_bytes: chunks held for the child at most (0: all of the version). A child
   // asking for one dropped already is told NOT_HELD and fed by another holder.
   int max_held_chunks = 0;
-  int progress_ms = 200;  // Sync period while a version is in flight
+  int progress_ms = 200;               // Sync period while a version is in flight
+  security::SecurityOptions security;  // TLS + the worker token to the service
 };
 
 struct ReceivedVersion {

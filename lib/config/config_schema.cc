@@ -133,9 +133,9 @@ std::vector<KeySpec> BuildSchema() {
       {"grader.output", T::kString, "\"tcp://127.0.0.1:5557\"",
        "ZeroMQ endpoint graded groups are pushed to."},
       {"grader.output_bind", T::kBool, "false", "Bind grader.output (else connect to it)."},
-      {"grader.grpc_address", T::kString, "\"0.0.0.0:50053\"",
+      {"grader.grpc_address", T::kString, "\"127.0.0.1:50053\"",
        "gRPC health checking and r1rl.v1.RewardGrader (port 0: any free port)."},
-      {"grader.metrics_address", T::kString, "\"0.0.0.0:9103\"",
+      {"grader.metrics_address", T::kString, "\"127.0.0.1:9103\"",
        "Prometheus /metrics (port 0: any free port)."},
       {"grader.threads", T::kInt, "2", "Grading threads."},
       {"grader.max_message_bytes", T::kInt, "16777216",
@@ -153,14 +153,14 @@ std::vector<KeySpec> BuildSchema() {
       {"worker.prompts_per_lease", T::kInt, "8", "Prompts leased and sampled together."},
       {"worker.exit_when_done", T::kBool, "false",
        "Exit once the controller's dataset is exhausted."},
-      {"worker.metrics_address", T::kString, "\"0.0.0.0:9102\"",
+      {"worker.metrics_address", T::kString, "\"127.0.0.1:9102\"",
        "Prometheus /metrics (port 0: any free port)."},
-      {"worker.grpc_address", T::kString, "\"0.0.0.0:50052\"",
+      {"worker.grpc_address", T::kString, "\"127.0.0.1:50052\"",
        "gRPC Status and grpc.health.v1 (port 0: any free port)."},
       {"worker.lease_wait_ms", T::kInt, "2000",
        "LeasePrompts long poll: how long the controller may hold a request with nothing to grant "
        "(0..30000)."},
-      {"worker.relay_address", T::kString, "\"tcp://0.0.0.0:0\"",
+      {"worker.relay_address", T::kString, "\"tcp://127.0.0.1:0\"",
        "Where this worker serves weight chunks to the next worker in its broadcast relay chain "
        "(ZeroMQ ROUTER bound; port 0: any free port). Used when the controller names a "
        "param-broadcast service."},
@@ -175,14 +175,14 @@ std::vector<KeySpec> BuildSchema() {
        "The param-broadcast service's gRPC address (host:port) for the learner, which publishes "
        "each version there once, and the controller, which tells workers. Empty: no service; "
        "workers fetch weights from the controller (Controller.FetchWeights)."},
-      {"broadcast.grpc_address", T::kString, "\"0.0.0.0:50061\"",
+      {"broadcast.grpc_address", T::kString, "\"127.0.0.1:50061\"",
        "The service's gRPC: Publish, Join, Sync, Reparent, Status, health (port 0: any free)."},
-      {"broadcast.chunk_address", T::kString, "\"tcp://0.0.0.0:5561\"",
+      {"broadcast.chunk_address", T::kString, "\"tcp://127.0.0.1:5561\"",
        "The service's chunk server, the root of every relay chain (ZeroMQ ROUTER bound)."},
       {"broadcast.advertise_host", T::kString, "\"\"",
        "The host name or address receivers reach broadcast.chunk_address at (\"\": this "
        "host's name)."},
-      {"broadcast.metrics_address", T::kString, "\"0.0.0.0:9105\"",
+      {"broadcast.metrics_address", T::kString, "\"127.0.0.1:9105\"",
        "Prometheus /metrics of the service (port 0: any free port)."},
       {"broadcast.keep_versions", T::kInt, "3",
        "Versions the service keeps (a late or slow receiver can still finish one of these)."},
@@ -215,16 +215,26 @@ std::vector<KeySpec> BuildSchema() {
        "The initial policy: config.json, safetensors, tokenizer.json."},
       {"learner.run_dir", T::kString, "\"runs/cluster\"",
        "RocksDB buffer, metrics.jsonl, endpoints.json and checkpoints go here."},
-      {"learner.grpc_address", T::kString, "\"0.0.0.0:50051\"",
+      {"learner.grpc_address", T::kString, "\"127.0.0.1:50051\"",
        "Controller and Admin gRPC (workers connect)."},
-      {"learner.rollouts_address", T::kString, "\"tcp://0.0.0.0:5555\"",
+      {"learner.rollouts_address", T::kString, "\"tcp://127.0.0.1:5555\"",
        "ZeroMQ PULL bound for workers' rollout groups."},
-      {"learner.graders_address", T::kString, "\"tcp://0.0.0.0:5556\"",
+      {"learner.graders_address", T::kString, "\"tcp://127.0.0.1:5556\"",
        "ZeroMQ PUSH bound: graders PULL groups to grade."},
-      {"learner.ingest_address", T::kString, "\"tcp://0.0.0.0:5557\"",
+      {"learner.ingest_address", T::kString, "\"tcp://127.0.0.1:5557\"",
        "ZeroMQ PULL bound for graded groups."},
-      {"learner.metrics_address", T::kString, "\"0.0.0.0:9101\"",
+      {"learner.metrics_address", T::kString, "\"127.0.0.1:9101\"",
        "Prometheus /metrics (port 0: any free port)."},
+      {"learner.buffer_min_free_mb", T::kInt, "64",
+       "The rollout buffer stops ingesting (counted as rejected{reason=\"disk_full\"}; the "
+       "groups' leases expire and are sampled again) while its disk has less free than this; "
+       "it goes on once space returns."},
+      {"learner.reward_min", T::kDouble, "-10",
+       "Graded groups with a sample's reward below this are refused and counted "
+       "(r1rl_controller_rejected_total{reason=\"reward_out_of_range\"})."},
+      {"learner.reward_max", T::kDouble, "10",
+       "Graded groups with a sample's reward above this (or not finite) are refused and "
+       "counted."},
       {"learner.lease_seconds", T::kDouble, "120",
        "A lease not answered in this time is granted again."},
       {"learner.epochs", T::kInt, "0", "Passes over learner.data (0: as many as grpo.steps need)."},
@@ -263,6 +273,21 @@ std::vector<KeySpec> BuildSchema() {
       {"learner.overlap_allreduce", T::kBool, "true",
        "Start each gradient bucket's all-reduce during the backward pass, as soon as the "
        "bucket's gradients are final (gradient hooks); false: all buckets after backward."},
+      // security
+      {"security.keys_dir", T::kString, "\"\"",
+       "Folder made by `r1rl keys init`: the CA and TLS certificates, the role tokens and the "
+       "CurveZMQ key pairs. Every gRPC server then serves TLS and checks a role token on each "
+       "call, and clients present theirs. Required unless security.insecure."},
+      {"security.insecure", T::kBool, "false",
+       "No TLS, tokens or CurveZMQ: anyone who reaches a port steers training. For experiments "
+       "on a private machine only; a warning is printed at start and r1rl_security_insecure is "
+       "1 on /metrics."},
+      {"security.mtls", T::kBool, "false",
+       "Mutual TLS: servers also require a client certificate signed by the keys folder's CA "
+       "(client-<role>.crt), on top of the role token."},
+      {"security.metrics_token", T::kBool, "false",
+       "Require \"Authorization: Bearer <metrics.token>\" on /metrics (from the keys folder); "
+       "/healthz stays open for probes."},
       // sft
       {"sft.lr", T::kDouble, "5e-4",
        "Peak learning rate of supervised fine-tuning (cosine to 10%)."},
@@ -358,6 +383,7 @@ const KeyRange* FindRange(const std::string& path) {
       {"learner.epochs", {0, kBig}},
       {"learner.checkpoint_every", {0, kBig}},
       {"learner.checkpoint_keep", {0, 1 << 20}},
+      {"learner.buffer_min_free_mb", {0, 1 << 24}},
       {"sft.steps", {0, kBig}},
       {"sft.batch_size", {1, 1 << 24}},
       {"sft.examples", {1, kBig}},

@@ -96,16 +96,34 @@ void ControllerCore::Ingest(const void* data, size_t size) {
     m.duplicate.Increment();
     return;
   }
-  if (!leases->IsActive(group.lease_id())) {
+  const std::optional<std::string> grantee = leases->Grantee(group.lease_id());
+  if (!grantee) {
     Reject("unknown_lease",
            absl::StrCat("lease_id = \"", group.lease_id(), "\": not granted by this controller"));
     return;
   }
+  if (*grantee != group.worker_id()) {  // a grader can only vouch for the lease's own worker
+    Reject("wrong_worker", absl::StrCat("lease_id = \"", group.lease_id(), "\" was granted to ",
+                                        *grantee, ", not worker_id = \"", group.worker_id(), "\""));
+    return;
+  }
+  for (const v1::Sample& s : group.samples()) {
+    if (!(s.reward() >= options.reward_min && s.reward() <= options.reward_max)) {
+      Reject("reward_out_of_range", absl::StrCat("lease_id = \"", group.lease_id(), "\": reward = ",
+                                                 s.reward(), " outside [", options.reward_min, ", ",
+                                                 options.reward_max, "] (learner.reward_min/max)"));
+      return;
+    }
+  }
   std::unique_lock<std::mutex> ingest_lock(ingest_mu);
   auto r = buffer->Ingest(group);
   if (!r.ok()) {
-    spdlog::error("controller: ingest of {} failed: {}", group.lease_id(),
-                  std::string(r.status().message()));
+    // Not stored, so not acknowledged: the lease stays out, expires and its prompt is
+    // sampled again. A full disk is counted and retried with the next group.
+    ingest_lock.unlock();
+    Reject(
+        absl::IsResourceExhausted(r.status()) ? "disk_full" : "buffer_error",
+        absl::StrCat("lease_id = \"", group.lease_id(), "\" not stored: ", r.status().message()));
     return;
   }
   if (*r == IngestResult::kStored) {

@@ -42,6 +42,19 @@ TEST(WorkerRegistry, IdsLivenessAndReports) {
   EXPECT_DOUBLE_EQ(s.worker_info(1).tokens_per_second(), 250.0);
 }
 
+// Issue 19: an anonymous Register was given the id of a live worker and took over its row.
+TEST(WorkerRegistry, IdsAreUniqueAmongLiveWorkers) {
+  WorkerRegistry workers(std::chrono::seconds(10));
+  const auto t0 = Clock::now();
+  EXPECT_EQ(workers.Register("worker-1", "a", t0), "worker-1");  // named by `cluster up`
+  EXPECT_EQ(workers.Register("", "attacker", t0), "worker-2");   // not worker-1
+  const std::string again = workers.Register("worker-1", "attacker", t0);
+  EXPECT_NE(again, "worker-1");
+  EXPECT_EQ(again.rfind("worker-1-", 0), 0u) << again;
+  // Once the first has gone quiet past the horizon, a restarted worker-1 gets its name back.
+  EXPECT_EQ(workers.Register("worker-1", "a", t0 + std::chrono::seconds(11)), "worker-1");
+}
+
 TEST(WeightStore, SnapshotsOutliveNewerVersionsAndStreamInChunks) {
   WeightStore store;
   EXPECT_FALSE(store.has_weights());

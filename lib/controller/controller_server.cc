@@ -11,6 +11,8 @@
 #include "lib/controller/controller_core.h"
 #include "lib/controller/controller_service.h"
 #include "lib/metrics/exposer.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "lib/status/status_macros.h"
 #include "lib/transport/zmq_pipe.h"
 
@@ -63,6 +65,7 @@ struct ControllerServer::State {
   std::unique_ptr<ControllerCore> core;
   std::unique_ptr<ControllerService> service;
   zmq::context_t context{1};
+  std::unique_ptr<transport::ZapHandler> zap;  // CurveZMQ allow-lists; outlives the sockets
   std::unique_ptr<zmq::socket_t> ingest, rollouts, to_graders;
   std::string ingest_endpoint, rollouts_endpoint, graders_endpoint;
   std::unique_ptr<transport::Pump> ingest_pump, forward_pump;
@@ -75,7 +78,8 @@ struct ControllerServer::State {
 absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(ControllerOptions options,
                                                                           PromptDataset dataset) {
   if (options.leases.lease_id_prefix == "L") options.leases.lease_id_prefix = LeasePrefix();
-  ASSIGN_OR_RETURN(auto buffer, RolloutBuffer::Open({options.buffer_path}));
+  ASSIGN_OR_RETURN(auto buffer, RolloutBuffer::Open(
+                                    {options.buffer_path, false, options.buffer_min_free_bytes}));
   std::optional<ResumePoint> resumed;
   if (options.resume) {
     ASSIGN_OR_RETURN(resumed, ReadResumePoint(*buffer, options.buffer_path));
@@ -99,16 +103,32 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
   // A trainer waiting for rollouts looks at the checkpoint requests at once.
   core->checkpoints.set_on_request([core] { core->ingested_cv.notify_all(); });
 
-  // The data plane: every endpoint bound here, so workers and graders only connect.
-  ASSIGN_OR_RETURN(state->ingest, transport::OpenSocket(state->context, zmq::socket_type::pull,
-                                                        {options.ingest_address, true},
-                                                        "controller.ingest_address"));
-  ASSIGN_OR_RETURN(state->rollouts, transport::OpenSocket(state->context, zmq::socket_type::pull,
-                                                          {options.rollouts_address, true},
-                                                          "controller.rollouts_address"));
-  ASSIGN_OR_RETURN(state->to_graders, transport::OpenSocket(state->context, zmq::socket_type::push,
-                                                            {options.graders_address, true},
-                                                            "controller.graders_address"));
+  // The data plane: every endpoint bound here, so workers and graders only connect. With
+  // CurveZMQ, the ingest and the graders' endpoint admit grader keys only, the rollouts
+  // endpoint worker keys only (security/curve_keys.h).
+  ASSIGN_OR_RETURN(
+      state->zap,
+      security::StartZap(state->context, options.security,
+                         {{"ingest", "grader"}, {"graders", "grader"}, {"rollouts", "worker"}},
+                         &core->registry));
+  auto curve = [&](const char* domain) {
+    return security::CurveServer(options.security, "learner", domain);
+  };
+  ASSIGN_OR_RETURN(auto ingest_keys, curve("ingest"));
+  ASSIGN_OR_RETURN(auto rollouts_keys, curve("rollouts"));
+  ASSIGN_OR_RETURN(auto graders_keys, curve("graders"));
+  ASSIGN_OR_RETURN(state->ingest,
+                   transport::OpenSocket(state->context, zmq::socket_type::pull,
+                                         {options.ingest_address, true, 100, 0, 0, ingest_keys},
+                                         "controller.ingest_address"));
+  ASSIGN_OR_RETURN(state->rollouts,
+                   transport::OpenSocket(state->context, zmq::socket_type::pull,
+                                         {options.rollouts_address, true, 100, 0, 0, rollouts_keys},
+                                         "controller.rollouts_address"));
+  ASSIGN_OR_RETURN(state->to_graders,
+                   transport::OpenSocket(state->context, zmq::socket_type::push,
+                                         {options.graders_address, true, 100, 0, 0, graders_keys},
+                                         "controller.graders_address"));
   state->ingest_endpoint = transport::BoundEndpoint(*state->ingest);
   state->rollouts_endpoint = transport::BoundEndpoint(*state->rollouts);
   state->graders_endpoint = transport::BoundEndpoint(*state->to_graders);
@@ -116,8 +136,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
   state->service = std::make_unique<ControllerService>(*core);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
-                           &state->grpc_port);
+  ASSIGN_OR_RETURN(auto credentials,
+                   security::ServerCredentials(options.security, &core->registry));
+  builder.AddListeningPort(options.grpc_address, credentials, &state->grpc_port);
   builder.RegisterService(static_cast<v1::Controller::Service*>(state->service.get()));
   builder.RegisterService(static_cast<v1::Admin::Service*>(state->service.get()));
   state->grpc_server = builder.BuildAndStart();
@@ -125,8 +146,9 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
     return absl::InvalidArgumentError(
         absl::StrCat("controller.grpc_address = ", options.grpc_address, ": cannot listen there"));
   }
-  auto exposer = metrics::Exposer::Start(options.metrics_address, &core->registry,
-                                         [core] { core->RefreshGauges(); });
+  ASSIGN_OR_RETURN(auto exposer_options, security::MetricsOptions(options.security));
+  auto exposer = metrics::Exposer::Start(
+      options.metrics_address, &core->registry, [core] { core->RefreshGauges(); }, exposer_options);
   if (!exposer.ok()) {
     state->grpc_server->Shutdown();
     return absl::InvalidArgumentError(

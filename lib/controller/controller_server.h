@@ -29,21 +29,23 @@
 #include "lib/controller/rollout_buffer.h"
 #include "lib/data/prompt_dataset.h"
 #include "lib/metrics/metrics.h"
+#include "lib/security/security_options.h"
 #include "r1rl/v1/controller.pb.h"
 
 namespace r1rl::learner {
 
 struct ControllerOptions {
-  std::string grpc_address = "0.0.0.0:50051";
+  std::string grpc_address = "127.0.0.1:50051";
   // The data plane's stable endpoints, all bound here so workers and graders only connect
   // (and scale without discovery): workers PUSH rollouts to `rollouts_address`; they are
   // forwarded to graders, which PULL from `graders_address`; graders PUSH graded groups
   // to `ingest_address`.
-  std::string rollouts_address = "tcp://0.0.0.0:5555";
-  std::string graders_address = "tcp://0.0.0.0:5556";
-  std::string ingest_address = "tcp://0.0.0.0:5557";
-  std::string metrics_address = "0.0.0.0:9101";
+  std::string rollouts_address = "tcp://127.0.0.1:5555";
+  std::string graders_address = "tcp://127.0.0.1:5556";
+  std::string ingest_address = "tcp://127.0.0.1:5557";
+  std::string metrics_address = "127.0.0.1:9101";
   std::string buffer_path = "runs/controller/buffer";
+  int64_t buffer_min_free_bytes = int64_t{64} << 20;  // RolloutBufferOptions::min_free_bytes
   LeaseOptions leases;
   int32_t group_size = 8;
   std::chrono::milliseconds heartbeat_interval{2000};
@@ -59,6 +61,11 @@ struct ControllerOptions {
   // from its position, the version from its step; groups buffered but not trained are
   // dropped (their prompts are leased again) and counted.
   bool resume = true;
+  // A graded group with a sample's reward outside [reward_min, reward_max] is refused (and
+  // counted): no grader can push a reward of 100 into training.
+  double reward_min = -10.0, reward_max = 10.0;
+  // TLS and role tokens on the gRPC port, the /metrics token (security.*).
+  security::SecurityOptions security;
 };
 
 // Where a restarted learner picks up: written to the buffer's meta after each checkpoint.

@@ -11,6 +11,9 @@
 #include <zmq.hpp>
 
 #include "gtest/gtest.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
+#include "lib/security/keys.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
 namespace r1rl::learner {
@@ -27,9 +30,11 @@ constexpr char kRows[] =
     "{\"prompt\": \"5+5=\", \"reward\": {\"kind\": \"math\", \"answer\": \"10\"}}\n"
     "{\"prompt\": \"6+6=\", \"reward\": {\"kind\": \"math\", \"answer\": \"12\"}}\n";
 
-v1::RolloutGroup Graded(const v1::PromptLease& lease, bool graded = true) {
+v1::RolloutGroup Graded(const std::string& worker, const v1::PromptLease& lease,
+                        bool graded = true) {
   v1::RolloutGroup g;
   g.set_lease_id(lease.lease_id());
+  g.set_worker_id(worker);
   g.set_prompt_id(lease.prompt_id());
   g.set_policy_version(lease.policy_version());
   g.set_graded(graded);
@@ -44,6 +49,9 @@ class ControllerTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ::testing::TempDir() + "/r1rl_controller_" + std::to_string(getpid());
     std::filesystem::remove_all(dir_);
+    // Secure, as a cluster runs: TLS and the admin token (which may call every method).
+    ASSERT_TRUE(security::InitKeys(dir_ + "/keys", {}).ok());
+    security_.keys_dir = dir_ + "/keys";
     StartController();
   }
   // A controller on dir_'s buffer (again, after a reset: a restart).
@@ -58,17 +66,19 @@ class ControllerTest : public ::testing::Test {
     o.leases.groups_per_step = 2;
     o.leases.max_staleness = 0;
     o.leases.lease_duration = lease_duration;
+    o.security = security_;
     auto dataset = PromptDataset::Parse(kRows, "rows.jsonl");
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     auto c = ControllerServer::Start(o, std::move(*dataset));
     ASSERT_TRUE(c.ok()) << c.status();
     controller_ = std::move(*c);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(controller_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ = *security::OpenChannel("127.0.0.1:" + std::to_string(controller_->grpc_port()),
+                                      security_, security::Role::kAdmin);
     stub_ = v1::Controller::NewStub(channel_);
     admin_ = v1::Admin::NewStub(channel_);
     push_ = zmq::socket_t(ctx_, zmq::socket_type::push);  // not to a stopped controller
     push_.set(zmq::sockopt::linger, 1000);
+    SetCurve(push_, "grader");  // the ingest admits graders' keys only
     push_.connect(controller_->ingest_endpoint());
   }
   void TearDown() override {
@@ -93,6 +103,14 @@ class ControllerTest : public ::testing::Test {
     req.set_wait_ms(wait_ms);
     return stub_->LeasePrompts(&ctx, req, resp);
   }
+  // CurveZMQ client keys of `role` to the learner's sockets.
+  void SetCurve(zmq::socket_t& s, const std::string& role) {
+    auto keys = security::CurveClient(security_, role, "learner");
+    ASSERT_TRUE(keys.ok()) << keys.status();
+    s.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+    s.set(zmq::sockopt::curve_publickey, keys->public_key);
+    s.set(zmq::sockopt::curve_serverkey, keys->server_key);
+  }
   void Push(const std::string& bytes) { push_.send(zmq::buffer(bytes), zmq::send_flags::none); }
   // Waits until the controller has seen `n` more messages (ingested, duplicate or rejected).
   void WaitFor(const std::function<bool(const v1::ControllerStatus&)>& done) {
@@ -102,6 +120,7 @@ class ControllerTest : public ::testing::Test {
   }
 
   std::string dir_;
+  security::SecurityOptions security_;
   std::unique_ptr<ControllerServer> controller_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Controller::Stub> stub_;
@@ -131,14 +150,14 @@ TEST_F(ControllerTest, LeasesIngestsAndBatches) {
   EXPECT_NE(unknown.error_message().find("worker_id = \"nobody\""), std::string::npos);
 
   // Groups in: two good, one duplicate, junk, an ungraded one, one for a lease never granted.
-  Push(Graded(leased.leases(0)).SerializeAsString());
-  Push(Graded(leased.leases(1)).SerializeAsString());
-  Push(Graded(leased.leases(0)).SerializeAsString());
+  Push(Graded(w, leased.leases(0)).SerializeAsString());
+  Push(Graded(w, leased.leases(1)).SerializeAsString());
+  Push(Graded(w, leased.leases(0)).SerializeAsString());
   Push("\xff\xfe garbage");
-  Push(Graded(leased.leases(1), /*graded=*/false).SerializeAsString());
+  Push(Graded(w, leased.leases(1), /*graded=*/false).SerializeAsString());
   v1::PromptLease forged = leased.leases(0);
   forged.set_lease_id("L999");
-  Push(Graded(forged).SerializeAsString());
+  Push(Graded(w, forged).SerializeAsString());
   WaitFor([](const v1::ControllerStatus& s) {
     return s.groups_ingested() == 2 && s.groups_duplicate() == 1 &&
            s.rejected().count("unknown_lease");
@@ -165,6 +184,47 @@ TEST_F(ControllerTest, LeasesIngestsAndBatches) {
   EXPECT_EQ(next.leases(0).prompt_id(), "rows.jsonl:4");
 }
 
+// CurveZMQ on the ingest: a graded group pushed in plain text, with an unknown key, or with
+// a worker's key (a worker may push rollouts, not graded groups) never reaches the
+// controller; each refused connection is counted. The grader's key gets through.
+TEST_F(ControllerTest, TheIngestAdmitsGraderKeysOnly) {
+  const std::string w = Register();
+  v1::LeasePromptsResponse leased;
+  ASSERT_TRUE(Lease(w, 2, &leased).ok());
+  ASSERT_EQ(leased.leases_size(), 2);
+  const std::string group = Graded(w, leased.leases(0)).SerializeAsString();
+  char pub[41], secret[41];
+  ASSERT_EQ(zmq_curve_keypair(pub, secret), 0);
+  const auto learner = security::CurveClient(security_, "grader", "learner")->server_key;
+  std::vector<std::unique_ptr<zmq::socket_t>> intruders;
+  for (int kind = 0; kind < 3; ++kind) {
+    auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::push);
+    s->set(zmq::sockopt::linger, 0);
+    if (kind == 1) {  // a key of its own
+      s->set(zmq::sockopt::curve_secretkey, std::string(secret));
+      s->set(zmq::sockopt::curve_publickey, std::string(pub));
+      s->set(zmq::sockopt::curve_serverkey, learner);
+    } else if (kind == 2) {  // a worker's key
+      SetCurve(*s, "worker");
+    }
+    s->connect(controller_->ingest_endpoint());
+    s->send(zmq::buffer(group), zmq::send_flags::dontwait);
+    intruders.push_back(std::move(s));
+  }
+  auto refused = [&] {
+    return controller_->registry()
+        .GetOrAddCounter("r1rl_zmq_refused_total", "")
+        .Add({{"domain", "ingest"}})
+        .Value();
+  };
+  for (int i = 0; i < 100 && refused() < 2; ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_EQ(refused(), 2) << "the unknown key and the worker's key";  // plain text: no ZAP
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_EQ(controller_->Status().groups_ingested(), 0);
+  Push(group);  // the grader's key
+  WaitFor([](const v1::ControllerStatus& s) { return s.groups_ingested() == 1; });
+}
+
 TEST_F(ControllerTest, ExpiredLeasesGoToAnotherWorkerAndStaleGroupsAreDropped) {
   const std::string dead = Register(), alive = Register();
   v1::LeasePromptsResponse first;
@@ -177,9 +237,9 @@ TEST_F(ControllerTest, ExpiredLeasesGoToAnotherWorkerAndStaleGroupsAreDropped) {
   EXPECT_EQ(again.leases(0).lease_id(), first.leases(0).lease_id());
   EXPECT_EQ(again.leases(0).attempt(), 2);
   // The re-granted worker delivers; the dead one's late copy is a duplicate.
-  Push(Graded(again.leases(0)).SerializeAsString());
-  Push(Graded(again.leases(1)).SerializeAsString());
-  Push(Graded(first.leases(0)).SerializeAsString());
+  Push(Graded(alive, again.leases(0)).SerializeAsString());
+  Push(Graded(alive, again.leases(1)).SerializeAsString());
+  Push(Graded(dead, first.leases(0)).SerializeAsString());
   WaitFor([](const v1::ControllerStatus& s) {
     return s.groups_ingested() == 2 && s.groups_duplicate() == 1;
   });
@@ -213,8 +273,8 @@ TEST_F(ControllerTest, LongPollAnswersTheMomentTheVersionMoves) {
     waited = std::chrono::steady_clock::now() - start;
   });
   std::this_thread::sleep_for(milliseconds(300));
-  Push(Graded(first.leases(0)).SerializeAsString());
-  Push(Graded(first.leases(1)).SerializeAsString());
+  Push(Graded(w, first.leases(0)).SerializeAsString());
+  Push(Graded(w, first.leases(1)).SerializeAsString());
   auto batch = controller_->TakeBatch(2, std::chrono::steady_clock::now() + milliseconds(2000));
   ASSERT_TRUE(batch.ok());
   ASSERT_EQ(batch->groups.size(), 2u);
@@ -239,13 +299,14 @@ TEST_F(ControllerTest, LeasesWaitForTheFirstWeightsWhenAsked) {
   o.buffer_path = dir_ + "/buffer2";
   o.leases.groups_per_step = 2;
   o.lease_after_weights = true;
+  o.security = security_;
   auto dataset = PromptDataset::Parse(kRows, "rows.jsonl");
   ASSERT_TRUE(dataset.ok());
   auto c = ControllerServer::Start(o, std::move(*dataset));
   ASSERT_TRUE(c.ok()) << c.status();
   controller_ = std::move(*c);
-  stub_ = v1::Controller::NewStub(grpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(controller_->grpc_port()), grpc::InsecureChannelCredentials()));
+  stub_ = v1::Controller::NewStub(*security::OpenChannel(
+      "127.0.0.1:" + std::to_string(controller_->grpc_port()), security_, security::Role::kWorker));
   const std::string w = Register();
   v1::LeasePromptsResponse none, some;
   ASSERT_TRUE(Lease(w, 2, &none).ok());
@@ -333,7 +394,7 @@ TEST_F(ControllerTest, WorkersReportAndAdminDrainsAndCheckpoints) {
   ASSERT_TRUE(Lease(w, 2, &after).ok());
   ASSERT_EQ(after.leases_size(), 1);
   EXPECT_EQ(after.leases(0).lease_id(), one.leases(0).lease_id());
-  Push(Graded(after.leases(0)).SerializeAsString());
+  Push(Graded(w, after.leases(0)).SerializeAsString());
   WaitFor([](const v1::ControllerStatus& s) { return s.groups_ingested() == 1; });
   v1::LeasePromptsResponse done;
   ASSERT_TRUE(Lease(w, 2, &done, /*wait_ms=*/5000).ok());  // answers at once: nothing is left
@@ -345,8 +406,8 @@ TEST_F(ControllerTest, ARestartResumesFromTheOldestUntrainedPrompt) {
   v1::LeasePromptsResponse step1;
   ASSERT_TRUE(Lease(w, 2, &step1).ok());
   ASSERT_EQ(step1.leases_size(), 2);
-  Push(Graded(step1.leases(0)).SerializeAsString());
-  Push(Graded(step1.leases(1)).SerializeAsString());
+  Push(Graded(w, step1.leases(0)).SerializeAsString());
+  Push(Graded(w, step1.leases(1)).SerializeAsString());
   auto batch = controller_->TakeBatch(2, std::chrono::steady_clock::now() + milliseconds(2000));
   ASSERT_TRUE(batch.ok());
   ASSERT_EQ(batch->groups.size(), 2u);
@@ -355,7 +416,7 @@ TEST_F(ControllerTest, ARestartResumesFromTheOldestUntrainedPrompt) {
   v1::LeasePromptsResponse step2;  // rows 3 and 4 (positions 2, 3): one arrives, one is out
   ASSERT_TRUE(Lease(w, 2, &step2).ok());
   ASSERT_EQ(step2.leases_size(), 2);
-  Push(Graded(step2.leases(1)).SerializeAsString());
+  Push(Graded(w, step2.leases(1)).SerializeAsString());
   WaitFor([](const v1::ControllerStatus& s) { return s.groups_ingested() == 3; });
   ASSERT_TRUE(controller_->SaveResumePoint(1, dir_ + "/checkpoints/step-1").ok());
   EXPECT_FALSE(controller_->resumed_from().has_value());

@@ -34,6 +34,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max,
     expired_.pop_front();
     ++l.attempt;
     l.worker = worker;
+    l.grantee = worker;
     l.policy_version = stats_.policy_version;
     l.deadline = now + options_.lease_duration;
     deadlines_.emplace_back(l.deadline, l.lease_id);
@@ -56,6 +57,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max,
     next_position_ = std::max(next_position_, row->position + 1);
     l.prompt = std::move(*row);
     l.worker = worker;
+    l.grantee = worker;
     l.policy_version = stats_.policy_version;
     l.deadline = now + options_.lease_duration;
     deadlines_.emplace_back(l.deadline, l.lease_id);
@@ -92,6 +94,13 @@ void LeaseManager::Consumed(int64_t groups) {
 void LeaseManager::Discarded(int64_t groups) {
   std::lock_guard<std::mutex> lock(mu_);
   in_training_ = std::max<int64_t>(0, in_training_ - std::max<int64_t>(0, groups));
+}
+
+std::optional<std::string> LeaseManager::Grantee(const std::string& lease_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = active_.find(lease_id);
+  if (it == active_.end()) return std::nullopt;
+  return it->second.grantee;
 }
 
 bool LeaseManager::IsActive(const std::string& lease_id) const {

@@ -55,7 +55,8 @@ struct Lease {
   PromptRow prompt;
   int64_t policy_version = 0;
   LeaseClock::time_point deadline;
-  std::string worker;
+  std::string worker;   // the holder now ("" while expired, waiting to be granted again)
+  std::string grantee;  // the worker it was last granted to: the one whose group is taken
 };
 
 struct LeaseStats {
@@ -96,6 +97,9 @@ class LeaseManager {
   int64_t ResumePosition() const;
   // Whether `lease_id` was granted and is not completed yet (expired ones included).
   bool IsActive(const std::string& lease_id) const;
+  // The worker `lease_id` was last granted to (its group must name it); nullopt when the
+  // lease is not active.
+  std::optional<std::string> Grantee(const std::string& lease_id) const;
   void SetPolicyVersion(int64_t version);
   void Pause(bool paused);
   // From now on no new prompt is leased; expired leases are still granted again, so every

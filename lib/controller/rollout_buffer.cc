@@ -3,8 +3,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 
@@ -28,8 +30,15 @@ uint64_t ParseSequence(const rocksdb::Slice& s) {
   return v;
 }
 
+// A full disk is ResourceExhausted (the caller refuses the write and goes on: nothing it
+// acknowledged is lost); other failures are Internal.
 absl::Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
+  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace ||
+      s.ToString().find("No space left") != std::string::npos) {
+    return absl::ResourceExhaustedError(absl::StrCat(what, ": the disk is full (", s.ToString(),
+                                                     "); writes resume once space returns"));
+  }
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
@@ -49,6 +58,43 @@ struct RolloutBuffer::Impl {
   uint64_t next_sequence = 1;
   uint64_t cursor = 0;
   std::atomic<uint64_t> stored{0}, duplicates{0};
+  // After a failed write RocksDB refuses every write until DB::Resume(); tried again at most
+  // once a second (under mu), so a disk that fills and empties again costs no restart.
+  bool write_failed = false;
+  std::chrono::steady_clock::time_point last_resume{};
+
+  // Under mu: OK when writes may go ahead: enough free space, and no failed write that
+  // RocksDB has not recovered from.
+  absl::Status RecoverLocked() {
+    struct statvfs fs {};
+    if (options.min_free_bytes > 0 && ::statvfs(options.path.c_str(), &fs) == 0) {
+      const int64_t free_bytes =
+          static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+      if (free_bytes < options.min_free_bytes) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "rollout buffer: the disk is full: ", free_bytes >> 20, " MiB free under ",
+            options.path, ", below the ", options.min_free_bytes >> 20,
+            " MiB reserve (learner.buffer_min_free_mb); ingest resumes once space returns"));
+      }
+    }
+    if (!write_failed) return absl::OkStatus();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_resume < std::chrono::seconds(1)) {
+      return absl::ResourceExhaustedError(
+          "rollout buffer: a write failed (disk full?) less than a second ago; not retried yet");
+    }
+    last_resume = now;
+    // Only a successful Resume() clears the error: a write on the failed log aborts (above).
+    if (absl::Status r = FromRocks(db->Resume(), "rollout buffer: resuming writes"); !r.ok()) {
+      return r;
+    }
+    write_failed = false;
+    return absl::OkStatus();
+  }
+  absl::Status Written(const rocksdb::Status& s, const std::string& what) {
+    if (!s.ok()) write_failed = true;
+    return FromRocks(s, what);
+  }
 
   rocksdb::WriteOptions Write() const {
     rocksdb::WriteOptions w;
@@ -118,12 +164,13 @@ absl::StatusOr<IngestResult> RolloutBuffer::Ingest(const v1::RolloutGroup& group
     return IngestResult::kDuplicate;
   }
   if (!s.IsNotFound()) return FromRocks(s, "rollout buffer: reading the lease index");
+  if (absl::Status r = impl_->RecoverLocked(); !r.ok()) return r;
   const uint64_t seq = impl_->next_sequence;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->groups, SequenceKey(seq), bytes);
   batch.Put(impl_->leases, group.lease_id(), SequenceKey(seq));
   batch.Put(impl_->meta, kNextSequence, SequenceKey(seq + 1));
-  if (auto st = FromRocks(impl_->db->Write(impl_->Write(), &batch), "rollout buffer: ingest");
+  if (auto st = impl_->Written(impl_->db->Write(impl_->Write(), &batch), "rollout buffer: ingest");
       !st.ok())
     return st;
   impl_->next_sequence = seq + 1;
@@ -160,10 +207,11 @@ absl::Status RolloutBuffer::Commit(uint64_t sequence) {
     return absl::InvalidArgumentError(absl::StrCat(
         "commit through ", sequence, ": only ", impl_->next_sequence - 1, " groups were ingested"));
   }
+  if (absl::Status r = impl_->RecoverLocked(); !r.ok()) return r;
   rocksdb::WriteBatch batch;
   batch.Put(impl_->meta, kCursor, SequenceKey(sequence));
   batch.DeleteRange(impl_->groups, SequenceKey(impl_->cursor + 1), SequenceKey(sequence + 1));
-  if (auto st = FromRocks(impl_->db->Write(impl_->Write(), &batch), "rollout buffer: commit");
+  if (auto st = impl_->Written(impl_->db->Write(impl_->Write(), &batch), "rollout buffer: commit");
       !st.ok())
     return st;
   impl_->cursor = sequence;
@@ -187,7 +235,9 @@ absl::Status RolloutBuffer::PutMeta(const std::string& key, const std::string& v
     return absl::InvalidArgumentError(absl::StrCat("meta key ", key, ": the buffer's own"));
   rocksdb::WriteOptions w;
   w.sync = true;
-  return FromRocks(impl_->db->Put(w, impl_->meta, key, value), "rollout buffer: writing meta");
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (absl::Status r = impl_->RecoverLocked(); !r.ok()) return r;
+  return impl_->Written(impl_->db->Put(w, impl_->meta, key, value), "rollout buffer: writing meta");
 }
 
 absl::StatusOr<std::optional<std::string>> RolloutBuffer::GetMeta(const std::string& key) const {

@@ -31,6 +31,11 @@ namespace r1rl::learner {
 struct RolloutBufferOptions {
   std::string path;
   bool sync_writes = false;  // fsync the WAL on every ingest
+  // Ingest refuses (ResourceExhausted, "disk is full") while the disk holding `path` has less
+  // free than this, so RocksDB itself never meets a full disk: Debian's build aborts on the
+  // write after a failed one (an assertion in WritableFileWriter). Writes go on once space
+  // returns.
+  int64_t min_free_bytes = int64_t{64} << 20;
 };
 
 enum class IngestResult { kStored, kDuplicate };

@@ -4,12 +4,16 @@
 #include "lib/controller/rollout_buffer.h"
 
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <set>
+#include <thread>
 
 #include "gtest/gtest.h"
 
@@ -122,6 +126,54 @@ TEST(RolloutBuffer, AWriterKilledWithSigkillLosesNothingItAcknowledged) {
         << "acknowledged lease-" << i << " lost";
   std::cout << "writer killed after " << last + 1 << " acknowledged groups; " << leases.size()
             << " in the buffer after reopening, none twice\n";
+}
+
+// A full disk (a 4 MiB tmpfs filled up): ingest is refused with ResourceExhausted naming the
+// full disk once less than the reserve (1 MiB here) is free, what was stored before stays
+// readable, and once space returns writes go on without reopening the buffer.
+TEST(RolloutBuffer, AFullDiskRefusesWritesAndResumesWhenSpaceReturns) {
+  const std::string mnt = ::testing::TempDir() + "/r1rl_full_disk_" + std::to_string(getpid());
+  std::filesystem::create_directories(mnt);
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=4m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  }
+  {
+    auto opened = RolloutBuffer::Open({mnt + "/buffer", false, int64_t{1} << 20});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    RolloutBuffer& b = **opened;
+    auto big = [](const std::string& lease) {
+      v1::RolloutGroup g = Group(lease);
+      g.mutable_samples(0)->set_text(std::string(64 << 10, 'x'));
+      return g;
+    };
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(b.Ingest(big("before" + std::to_string(i))).ok());
+    {  // fill what is left
+      std::ofstream filler(mnt + "/filler", std::ios::binary);
+      const std::string block(64 << 10, 'f');
+      while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+      }
+    }
+    absl::Status refused;
+    for (int i = 0; i < 200 && refused.ok(); ++i) {
+      refused = b.Ingest(big("during" + std::to_string(i))).status();
+    }
+    EXPECT_TRUE(absl::IsResourceExhausted(refused)) << refused;
+    EXPECT_NE(refused.message().find("disk is full"), std::string::npos) << refused;
+    auto kept = b.Peek(100);
+    ASSERT_TRUE(kept.ok()) << kept.status();
+    EXPECT_GE(kept->size(), 5u);
+    EXPECT_EQ((*kept)[0].group.lease_id(), "before0");
+    std::filesystem::remove(mnt + "/filler");
+    absl::StatusOr<IngestResult> after = absl::UnknownError("not tried");
+    for (int i = 0; i < 100 && !after.ok(); ++i) {  // retried at most once a second
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      after = b.Ingest(big("after"));
+    }
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(*after, IngestResult::kStored);
+    EXPECT_EQ(*b.HasLease("before4"), true);
+  }
+  ::umount2(mnt.c_str(), MNT_DETACH);
 }
 
 }  // namespace

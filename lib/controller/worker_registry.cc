@@ -7,7 +7,22 @@ namespace r1rl::learner {
 std::string WorkerRegistry::Register(std::string id, const std::string& host,
                                      Clock::time_point now) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (id.empty()) id = absl::StrCat("worker-", next_++);
+  // Ids are unique among live workers: a name taken by a live worker (or an anonymous one
+  // that would collide) gets a fresh suffix, so no caller takes over another's status row.
+  auto live = [&](const std::string& candidate) {
+    auto it = seen_.find(candidate);
+    return it != seen_.end() && now - it->second <= horizon_;
+  };
+  if (id.empty()) {
+    do {
+      id = absl::StrCat("worker-", next_++);
+    } while (live(id));
+  } else if (live(id)) {
+    const std::string base = id;
+    do {
+      id = absl::StrCat(base, "-", next_++);
+    } while (live(id));
+  }
   seen_[id] = now;
   hosts_[id] = host;
   return id;

@@ -25,7 +25,8 @@ class WorkerRegistry {
   using Clock = std::chrono::steady_clock;
   explicit WorkerRegistry(Clock::duration live_horizon) : horizon_(live_horizon) {}
 
-  // Registers (again) a worker; an empty id gets "worker-<N>". Returns the id.
+  // Registers a worker; an empty id gets "worker-<N>", an id a live worker holds gets
+  // "<id>-<N>" (ids are unique among live workers). Returns the id.
   std::string Register(std::string id, const std::string& host,
                        Clock::time_point now = Clock::now());
   // Marks the worker as heard from; false when it never registered.

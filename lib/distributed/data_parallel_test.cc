@@ -237,7 +237,12 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
       const double d = (wr.at(k) - t).abs().max().item<double>();
       if (d > worst) worst = d, worst_name = k;
     }
-    EXPECT_LE(worst / max_abs_w, 1e-6) << "rank " << r << ": " << worst_name << " differs by "
+    // One Adam step of lr 1e-3 moves a weight by up to ~1e-3; where an element's gradient is
+    // near zero, m / (sqrt(v) + eps) magnifies the float32 rounding of the gradient sum, whose
+    // order differs between one process and two ranks (and between BLAS kernels: 3.6e-6 on
+    // an AMD Zen, under 1e-6 on an Intel Xeon). 1e-5 is 1% of a step; a wrong average shows
+    // in grad_norm and the loss above, which match to 1e-6.
+    EXPECT_LE(worst / max_abs_w, 1e-5) << "rank " << r << ": " << worst_name << " differs by "
                                        << worst << " (largest weight " << max_abs_w << ")";
     // Overlap: with many buckets, some started while the backward pass ran.
     const double buckets = m["buckets"].get<double>();
@@ -245,7 +250,9 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
     if (c.overlap && buckets > 2) {
       EXPECT_GE(overlapped, 1) << "rank " << r << ": no bucket started during backward";
     }
-    if (!c.overlap) EXPECT_EQ(overlapped, 0) << "rank " << r;
+    if (!c.overlap) {
+      EXPECT_EQ(overlapped, 0) << "rank " << r;
+    }
     // ZeRO-1: each rank held about half the Adam state (all of it otherwise).
     const double held = m["state_elements"].get<double>() / static_cast<double>(one.state_elements);
     if (c.zero) {

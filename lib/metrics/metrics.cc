@@ -166,6 +166,26 @@ Family<Counter>& Registry::AddCounter(const std::string& name, const std::string
   return *counters_.back();
 }
 
+Family<Counter>& Registry::GetOrAddCounter(const std::string& name, const std::string& help) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& f : counters_) {
+      if (f->name() == name) return *f;
+    }
+  }
+  return AddCounter(name, help);
+}
+
+Family<Gauge>& Registry::GetOrAddGauge(const std::string& name, const std::string& help) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& f : gauges_) {
+      if (f->name() == name) return *f;
+    }
+  }
+  return AddGauge(name, help);
+}
+
 Family<Gauge>& Registry::AddGauge(const std::string& name, const std::string& help) {
   std::lock_guard<std::mutex> lock(mu_);
   CheckNew(name);

@@ -103,6 +103,10 @@ class Registry {
   Family<Gauge>& AddGauge(const std::string& name, const std::string& help);
   Family<Histogram>& AddHistogram(const std::string& name, const std::string& help,
                                   std::vector<double> bounds);
+  // The counter or gauge family `name`, registered now when it is new (for families several
+  // parts of a process share, such as the security counters).
+  Family<Counter>& GetOrAddCounter(const std::string& name, const std::string& help);
+  Family<Gauge>& GetOrAddGauge(const std::string& name, const std::string& help);
   // Text exposition format 0.0.4.
   std::string Serialize() const;
 

@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "lib/metrics/exposer.h"
@@ -168,6 +170,96 @@ TEST(Exposer, ASilentClientDoesNotBlockScrapes) {
   ASSERT_EQ(connect(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
   EXPECT_NE(HttpGet((*exposer)->port(), "/metrics").find("r1rl_test_up 1"), std::string::npos);
   close(silent);
+}
+
+int ConnectTo(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  return fd;
+}
+
+// The issue-19 slow-client attack: 50 connections that never finish their request (half
+// send a partial header, half nothing) while a probe asks /healthz every 20 ms for 3 s,
+// past the 2 s request limit. Every probe must answer within 100 ms.
+TEST(Exposer, FiftyIdleClientsDoNotDelayHealthz) {
+  Registry r;
+  r.AddGauge("r1rl_test_up", "Up.").Add({}).Set(1);
+  auto exposer = Exposer::Start("127.0.0.1:0", &r);
+  ASSERT_TRUE(exposer.ok());
+  const int port = (*exposer)->port();
+  std::vector<int> idle;
+  for (int i = 0; i < 50; ++i) {
+    idle.push_back(ConnectTo(port));
+    if (i % 2 == 0) send(idle.back(), "GET /metr", 9, MSG_NOSIGNAL);
+  }
+  double worst_ms = 0;
+  int answered = 0;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < end) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto ok = metrics::HttpGet("127.0.0.1:" + std::to_string(port), "/healthz",
+                               std::chrono::milliseconds(1000));
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    ASSERT_TRUE(ok.ok()) << ok.status();
+    worst_ms = std::max(worst_ms, ms);
+    ++answered;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_LT(worst_ms, 100.0) << "slowest /healthz with 50 idle clients";
+  EXPECT_GT(answered, 50);
+  // The idle ones were cut at the 2 s limit and counted.
+  auto text = metrics::HttpGet("127.0.0.1:" + std::to_string(port), "/metrics",
+                               std::chrono::milliseconds(1000));
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(ParseText(*text)["r1rl_http_dropped_total{reason=\"timeout\"}"], 50) << *text;
+  for (int fd : idle) close(fd);
+}
+
+// At the connection cap the oldest idle connection makes room: a flood cannot lock out a probe.
+TEST(Exposer, AFloodAtTheCapEvictsTheOldestIdle) {
+  Registry r;
+  ExposerOptions o;
+  o.max_connections = 8;
+  o.request_timeout_ms = 60000;
+  auto exposer = Exposer::Start("127.0.0.1:0", &r, {}, o);
+  ASSERT_TRUE(exposer.ok());
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(ConnectTo((*exposer)->port()));
+  EXPECT_NE(HttpGet((*exposer)->port(), "/healthz").find("ok"), std::string::npos);
+  auto text = metrics::HttpGet("127.0.0.1:" + std::to_string((*exposer)->port()), "/metrics",
+                               std::chrono::milliseconds(1000));
+  ASSERT_TRUE(text.ok());
+  EXPECT_GE(ParseText(*text)["r1rl_http_dropped_total{reason=\"evicted\"}"], 12) << *text;
+  for (int fd : idle) close(fd);
+}
+
+TEST(Exposer, MetricsTokenGuardsMetricsNotHealthz) {
+  Registry r;
+  r.AddGauge("r1rl_test_up", "Up.").Add({}).Set(1);
+  ExposerOptions o;
+  o.check_token = [](const std::string& t) { return t == "s3cret-token"; };
+  auto exposer = Exposer::Start("127.0.0.1:0", &r, {}, o);
+  ASSERT_TRUE(exposer.ok());
+  const int port = (*exposer)->port();
+  EXPECT_NE(HttpGet(port, "/metrics").find("401 Unauthorized"), std::string::npos);
+  EXPECT_NE(HttpGet(port, "/healthz").find("200 OK"), std::string::npos);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  EXPECT_FALSE(
+      metrics::HttpGet(address, "/metrics", std::chrono::milliseconds(1000), "wrong").ok());
+  EXPECT_FALSE(
+      metrics::HttpGet(address, "/metrics", std::chrono::milliseconds(1000), "s3cret-toke").ok());
+  auto text =
+      metrics::HttpGet(address, "/metrics", std::chrono::milliseconds(1000), "s3cret-token");
+  ASSERT_TRUE(text.ok()) << text.status();
+  Samples s = ParseText(*text);
+  EXPECT_EQ(s["r1rl_test_up"], 1);
+  EXPECT_EQ(s["r1rl_http_requests_total{code=\"401\",path=\"/metrics\"}"], 3) << *text;
+  EXPECT_EQ(s["r1rl_http_requests_total{code=\"200\",path=\"/metrics\"}"], 1) << *text;
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 namespace r1rl::metrics {
 
 absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path,
-                                    std::chrono::milliseconds timeout) {
+                                    std::chrono::milliseconds timeout, const std::string& token) {
   const size_t colon = host_port.rfind(':');
   if (colon == std::string::npos)
     return absl::InvalidArgumentError(absl::StrCat("address = ", host_port, ": not host:port"));
@@ -47,8 +47,9 @@ absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::str
   socklen_t len = sizeof(err);
   getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
   if (err != 0) return fail("connection refused");
-  const std::string req =
-      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", host_port, "\r\nConnection: close\r\n\r\n");
+  const std::string req = absl::StrCat(
+      "GET ", path, " HTTP/1.1\r\nHost: ", host_port, "\r\nConnection: close\r\n",
+      token.empty() ? "" : absl::StrCat("Authorization: Bearer ", token, "\r\n"), "\r\n");
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
     return fail("send failed");
   std::string answer;

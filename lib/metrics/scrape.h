@@ -17,8 +17,10 @@
 namespace r1rl::metrics {
 
 // The body of a 200 answer; Unavailable when nothing listens or the answer is not 200.
+// A non-empty `token` is sent as "Authorization: Bearer <token>" (security.metrics_token).
 absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path,
-                                    std::chrono::milliseconds timeout);
+                                    std::chrono::milliseconds timeout,
+                                    const std::string& token = "");
 
 // Sample lines as written ("name" or "name{labels}" exactly as in the text) -> value;
 // comments and malformed lines are skipped.

@@ -79,16 +79,25 @@ absl::StatusOr<std::string> CheckpointStore::Save(const std::string& name,
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", ec.message()));
-  RETURN_IF_ERROR(c.policy->Save(tmp));
-  if (c.optimizer != nullptr) RETURN_IF_ERROR(c.optimizer->Save(tmp + "/optimizer.safetensors"));
-  if (c.reference != nullptr) RETURN_IF_ERROR(c.reference->Save(tmp + "/reference"));
-  if (!c.tokenizer_path.empty() && fs::exists(c.tokenizer_path)) {
-    fs::copy_file(c.tokenizer_path, tmp + "/tokenizer.json", fs::copy_options::overwrite_existing,
-                  ec);
-    if (ec) {
-      return absl::InternalError(
-          absl::StrCat("cannot copy ", c.tokenizer_path, " into ", tmp, ": ", ec.message()));
+  // Whatever fails (a full disk), the half-written folder goes: it would hold the space.
+  auto write = [&]() -> absl::Status {
+    RETURN_IF_ERROR(c.policy->Save(tmp));
+    if (c.optimizer != nullptr) RETURN_IF_ERROR(c.optimizer->Save(tmp + "/optimizer.safetensors"));
+    if (c.reference != nullptr) RETURN_IF_ERROR(c.reference->Save(tmp + "/reference"));
+    if (!c.tokenizer_path.empty() && fs::exists(c.tokenizer_path)) {
+      std::error_code copy_ec;
+      fs::copy_file(c.tokenizer_path, tmp + "/tokenizer.json", fs::copy_options::overwrite_existing,
+                    copy_ec);
+      if (copy_ec) {
+        return absl::InternalError(
+            absl::StrCat("cannot copy ", c.tokenizer_path, " into ", tmp, ": ", copy_ec.message()));
+      }
     }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = write(); !s.ok()) {
+    fs::remove_all(tmp, ec);
+    return s;
   }
   nlohmann::ordered_json j;
   j["format"] = kCheckpointFormat;
@@ -99,7 +108,11 @@ absl::StatusOr<std::string> CheckpointStore::Save(const std::string& name,
   for (const auto& [k, v] : state.resume) j["resume"][k] = v;
   j["has_optimizer"] = c.optimizer != nullptr;
   j["has_reference"] = c.reference != nullptr;
-  RETURN_IF_ERROR(safetensors::WriteStringAtomically(tmp + "/state.json", j.dump(2) + "\n"));
+  if (absl::Status s = safetensors::WriteStringAtomically(tmp + "/state.json", j.dump(2) + "\n");
+      !s.ok()) {
+    fs::remove_all(tmp, ec);
+    return s;
+  }
   fs::remove_all(dir, ec);
   ec.clear();
   fs::rename(tmp, dir, ec);

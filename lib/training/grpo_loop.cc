@@ -1,6 +1,7 @@
 #include "lib/training/grpo_loop.h"
 
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -95,13 +96,30 @@ absl::StatusOr<GrpoLoopResult> GrpoLoop::Run(const std::atomic<bool>* stop) {
     result.last = std::move(m);
     if (options_.checkpoint_every > 0 && step_ % options_.checkpoint_every == 0 &&
         step_ < options_.steps && !options_.checkpoint_root.empty()) {
-      RETURN_IF_ERROR(SaveCheckpoint(absl::StrCat("step-", step_)).status());
+      absl::StatusOr<std::string> saved = SaveCheckpoint(absl::StrCat("step-", step_));
+      if (!saved.ok()) {
+        if (!hooks_.on_checkpoint_failed) return saved.status();
+        hooks_.on_checkpoint_failed(saved.status());  // the next one is tried
+      }
     }
   }
   result.steps_done = step_;
   if (hooks_.before_final) RETURN_IF_ERROR(hooks_.before_final());
   if (options_.final_checkpoint && !options_.checkpoint_root.empty()) {
-    ASSIGN_OR_RETURN(result.final_checkpoint, SaveCheckpoint("final"));
+    while (true) {
+      absl::StatusOr<std::string> saved = SaveCheckpoint("final");
+      if (saved.ok()) {
+        result.final_checkpoint = *saved;
+        break;
+      }
+      if (!hooks_.on_checkpoint_failed || (stop != nullptr && stop->load())) {
+        return saved.status();
+      }
+      hooks_.on_checkpoint_failed(saved.status());
+      for (int i = 0; i < 50 && !(stop != nullptr && stop->load()); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
   }
   return result;
 }

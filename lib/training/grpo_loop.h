@@ -103,6 +103,10 @@ struct GrpoLoopHooks {
   std::function<void(const std::string& dir, const CheckpointState& state)> on_resume;
   // Before the final checkpoint (the demo puts its best weights back).
   std::function<absl::Status()> before_final;
+  // When set, a checkpoint that cannot be written (a full disk) does not end the run: this
+  // is told (to log and count it), a periodic one is skipped (the next is tried), and the
+  // final one is tried again every 5 s until it is written or the run is stopped.
+  std::function<void(const absl::Status& error)> on_checkpoint_failed;
 };
 
 struct GrpoLoopResult {

@@ -20,6 +20,16 @@ absl::StatusOr<std::unique_ptr<zmq::socket_t>> OpenSocket(zmq::context_t& contex
       s->set(zmq::sockopt::rcvhwm, o.hwm);
       s->set(zmq::sockopt::sndhwm, o.hwm);
     }
+    if (o.curve.enabled()) {
+      s->set(zmq::sockopt::curve_secretkey, o.curve.secret_key);
+      s->set(zmq::sockopt::curve_publickey, o.curve.public_key);
+      if (o.bind) {
+        s->set(zmq::sockopt::curve_server, 1);
+        s->set(zmq::sockopt::zap_domain, o.curve.zap_domain);
+      } else {
+        s->set(zmq::sockopt::curve_serverkey, o.curve.server_key);
+      }
+    }
     if (o.bind) {
       s->bind(o.address);
     } else {

@@ -4,7 +4,7 @@
 // forwarding, the grader's input and output and the rollout worker's output use them.
 //
 //   ASSIGN_OR_RETURN(auto in, OpenSocket(ctx, zmq::socket_type::pull,
-//                                        {"tcp://0.0.0.0:5557", /*bind=*/true},
+//                                        {"tcp://127.0.0.1:5557", /*bind=*/true},
 //                                        "learner.ingest_address"));
 //   Pump pump(*in, [&](zmq::message_t& m) { Handle(m); });   // receives until Stop()
 //   ...
@@ -27,12 +27,24 @@
 
 namespace r1rl::transport {
 
+// CurveZMQ on a socket (keys are Z85 text, 40 characters). Empty `secret_key`: plain text.
+// A binding socket is the CURVE server: it authenticates clients through the ZAP handler of
+// its context (zap_handler.h) under `zap_domain`; a connecting one is a client of the server
+// whose public key is `server_key`.
+struct CurveKeys {
+  std::string public_key, secret_key;  // this socket's own key pair
+  std::string server_key;              // connecting: the server's public key
+  std::string zap_domain;              // binding: the allow-list its clients are checked against
+  bool enabled() const { return !secret_key.empty(); }
+};
+
 struct SocketOptions {
   std::string address;   // tcp://host:port (port 0 with bind: any free port)
   bool bind = false;     // bind (a stable endpoint) or connect to one
   int timeout_ms = 100;  // receive and send timeout: how often loops look at their stop flag
   int hwm = 0;           // high-water mark for both directions (0: ZeroMQ's default)
   int linger_ms = 0;     // how long close() keeps sending what is queued
+  CurveKeys curve;       // CurveZMQ (none: plain text)
 };
 
 // A socket of `type` bound to or connected to options.address. InvalidArgument naming

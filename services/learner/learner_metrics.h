@@ -59,6 +59,10 @@ struct LearnerMetrics {
                                         "Versions the param-broadcast service did not take "
                                         "(workers fetched them from the controller).")
                                .Add({})),
+        checkpoint_failures(r.AddCounter("r1rl_learner_checkpoint_failures_total",
+                                         "Checkpoints that could not be written (a full disk): "
+                                         "training went on; the final one is retried.")
+                                .Add({})),
         ranks(
             r.AddGauge("r1rl_learner_ranks", "Data-parallel ranks the learner trains on.").Add({})),
         rank_step_seconds(r.AddGauge("r1rl_learner_rank_step_seconds",
@@ -89,6 +93,7 @@ struct LearnerMetrics {
   metrics::Gauge& samples_per_second;
   metrics::Histogram& broadcast_seconds;
   metrics::Counter& broadcast_failures;
+  metrics::Counter& checkpoint_failures;
   metrics::Gauge& ranks;
   metrics::Family<metrics::Gauge>& rank_step_seconds;
   metrics::Family<metrics::Counter>& allreduce_seconds;

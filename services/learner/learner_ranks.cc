@@ -11,6 +11,7 @@
 #include "lib/distributed/c10d_data_parallel.h"
 #include "lib/metrics/exposer.h"
 #include "lib/model/policy.h"
+#include "lib/security/security_options.h"
 #include "lib/status/status_macros.h"
 #include "lib/transport/sha256.h"
 #include "lib/transport/xxh3.h"
@@ -187,7 +188,9 @@ absl::Status RunFollower(const LearnerOptions& o, distributed::ProcessGroup& pg,
   metrics::Registry registry;
   LearnerMetrics lm(registry);
   lm.ranks.Set(static_cast<double>(pg.size()));
-  ASSIGN_OR_RETURN(auto exposer, metrics::Exposer::Start(o.controller.metrics_address, &registry));
+  ASSIGN_OR_RETURN(auto exposer_options, security::MetricsOptions(o.controller.security));
+  ASSIGN_OR_RETURN(auto exposer, metrics::Exposer::Start(o.controller.metrics_address, &registry,
+                                                         {}, exposer_options));
   const std::string rank = std::to_string(pg.rank());
   RankStats stats(&pg);
   GrpoLoopHooks hooks;

@@ -21,6 +21,7 @@
 #include "lib/distributed/c10d_data_parallel.h"
 #include "lib/distributed/process_group.h"
 #include "lib/model/policy.h"
+#include "lib/security/security_options.h"
 #include "lib/status/status_macros.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "lib/training/advantages.h"
@@ -28,6 +29,7 @@
 #include "lib/training/grpo_loop.h"
 #include "lib/training/learner_config.h"
 #include "lib/training/metrics_json.h"
+#include "services/learner/audit_file.h"
 #include "services/learner/learner_metrics.h"
 #include "services/learner/learner_ranks.h"
 
@@ -277,18 +279,14 @@ class ControllerSource : public RolloutSource {
 
 // Opens an audit file (metrics.jsonl, trained.jsonl) for appending; a restarted learner
 // marks where its lines begin: {"event": "start", "resumed_at_step": N, "checkpoint": ...}.
-std::ofstream OpenAudit(const std::string& path, int64_t resumed_at, const std::string& from) {
-  std::error_code ec;
-  const bool restart = fs::exists(path, ec) && fs::file_size(path, ec) > 0;
-  std::ofstream f(path, std::ios::app);
-  if (restart) {
-    f << nlohmann::json({{"event", "start"},
-                         {"resumed_at_step", resumed_at},
-                         {"checkpoint", from},
-                         {"unix_time", static_cast<int64_t>(std::time(nullptr))}})
-             .dump()
-      << "\n"
-      << std::flush;
+AuditFile OpenAudit(const std::string& path, int64_t resumed_at, const std::string& from) {
+  AuditFile f(path);
+  if (!f.empty_file()) {
+    f.Append(nlohmann::json({{"event", "start"},
+                             {"resumed_at_step", resumed_at},
+                             {"checkpoint", from},
+                             {"unix_time", static_cast<int64_t>(std::time(nullptr))}})
+                 .dump());
   }
   return f;
 }
@@ -338,6 +336,13 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   c.ingest_address = cfg.GetString("learner.ingest_address");
   c.metrics_address = cfg.GetString("learner.metrics_address");
   c.broadcast_address = cfg.GetString("broadcast.address");
+  c.reward_min = cfg.GetDouble("learner.reward_min");
+  c.reward_max = cfg.GetDouble("learner.reward_max");
+  if (!(c.reward_min < c.reward_max)) {
+    return bad("learner.reward_min", c.reward_min,
+               absl::StrCat("must be below learner.reward_max = ", c.reward_max));
+  }
+  ASSIGN_OR_RETURN(c.security, security::SecurityFromConfig(cfg));
   {
     using safetensors::DType;
     const std::string d = cfg.GetString("broadcast.transfer_dtype");
@@ -349,6 +354,7 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
     o.broadcast_dtype = it->second;
   }
   c.buffer_path = o.run_dir + "/buffer";
+  c.buffer_min_free_bytes = cfg.GetInt("learner.buffer_min_free_mb") << 20;
   const int64_t g = cfg.GetInt("generation.num_samples");
   if (g < 2 || g > 4096) return bad("generation.num_samples", g, "GRPO needs a group of 2..4096");
   c.group_size = static_cast<int32_t>(g);
@@ -405,8 +411,10 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
   ASSIGN_OR_RETURN(auto controller, ControllerServer::Start(o.controller, std::move(dataset)));
   LearnerMetrics lm(controller->registry());
   std::unique_ptr<broadcast::BroadcastPublisher> broadcaster;
-  if (!o.controller.broadcast_address.empty())
-    broadcaster = std::make_unique<broadcast::BroadcastPublisher>(o.controller.broadcast_address);
+  if (!o.controller.broadcast_address.empty()) {
+    ASSIGN_OR_RETURN(broadcaster, broadcast::BroadcastPublisher::Open(
+                                      o.controller.broadcast_address, o.controller.security));
+  }
   WeightPublisher publish = [&](int64_t version, std::string bytes) {
     if (broadcaster) {
       const auto start = Clock::now();
@@ -463,9 +471,16 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     std::ofstream(o.run_dir + "/endpoints.json.tmp") << e.dump(2) << "\n";
     fs::rename(o.run_dir + "/endpoints.json.tmp", o.run_dir + "/endpoints.json", ec);
   }
-  std::ofstream metrics_file, trained_file;
+  AuditFile metrics_file, trained_file;
   const auto run_start = Clock::now();
   GrpoLoopHooks hooks;
+  hooks.on_checkpoint_failed = [&](const absl::Status& error) {
+    lm.checkpoint_failures.Increment();
+    spdlog::error(
+        "learner: checkpoint not written: {} (training goes on; the next checkpoint, "
+        "or the final one every 5 s, is tried again)",
+        std::string(error.message()));
+  };
   hooks.on_step = [&](int64_t step, Metrics& m) -> absl::Status {
     m["ranks"] = static_cast<double>(o.dist.world_size);
     if (rank_stats) {
@@ -482,13 +497,18 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     m["samples_per_second"] = m["groups"] * static_cast<double>(o.controller.group_size) /
                               std::max(1e-9, m["step_seconds"]);
     m["elapsed_seconds"] = Since(run_start);
-    metrics_file << learner::MetricsJsonLine(m) << "\n" << std::flush;
-    trained_file << nlohmann::json({{"step", step},
-                                    {"leases", source.leases()},
-                                    {"prompts", source.prompts()}})
-                        .dump()
-                 << "\n"
-                 << std::flush;
+    // A full disk delays these lines (kept in memory, written once space returns), never
+    // drops them.
+    const bool metrics_written = metrics_file.Append(learner::MetricsJsonLine(m));
+    const bool trained_written = trained_file.Append(
+        nlohmann::json({{"step", step}, {"leases", source.leases()}, {"prompts", source.prompts()}})
+            .dump());
+    if (!metrics_written || !trained_written) {
+      spdlog::error(
+          "learner: step {}: metrics.jsonl / trained.jsonl cannot be written now "
+          "(disk full?); the lines wait in memory",
+          step);
+    }
     lm.Record(m);
     lm.steps.Increment();
     lm.groups.Increment(m["groups"]);

@@ -20,6 +20,8 @@
 #include "lib/broadcast/manifest.h"
 #include "lib/broadcast/relay_topology.h"
 #include "lib/metrics/exposer.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "r1rl/v1/broadcast.grpc.pb.h"
 #include "services/param_broadcast/broadcast_metrics.h"
 
@@ -40,6 +42,9 @@ absl::StatusOr<BroadcastServerOptions> BroadcastServerOptionsFromConfig(const co
   o.chunk_address = cfg.GetString("broadcast.chunk_address");
   o.advertise_host = cfg.GetString("broadcast.advertise_host");
   o.metrics_address = cfg.GetString("broadcast.metrics_address");
+  auto security = security::SecurityFromConfig(cfg);
+  if (!security.ok()) return security.status();
+  o.security = *security;
   struct IntKey {
     const char* key;
     int64_t lo, hi;
@@ -77,6 +82,7 @@ absl::StatusOr<BroadcastServerOptions> BroadcastServerOptionsFromConfig(const co
 struct BroadcastServer::State : public v1::ParamBroadcast::Service, public BroadcastMetrics {
   BroadcastServerOptions options;
   zmq::context_t context{1};
+  std::unique_ptr<transport::ZapHandler> zap;  // CurveZMQ: worker keys only; outlives sockets
   ChunkStore store;
   std::unique_ptr<ChunkServer> chunk_server;
   std::unique_ptr<grpc::Server> grpc_server;
@@ -484,6 +490,12 @@ absl::StatusOr<std::unique_ptr<BroadcastServer>> BroadcastServer::Start(
   co.bind = options.chunk_address;
   co.advertise_host = options.advertise_host;
   co.field = "broadcast.chunk_address";
+  auto zap = security::StartZap(s->context, options.security, {{"chunks", "worker"}}, &s->registry);
+  if (!zap.ok()) return zap.status();
+  s->zap = std::move(*zap);
+  auto curve = security::CurveServer(options.security, "broadcast", "chunks");
+  if (!curve.ok()) return curve.status();
+  co.curve = *curve;
   auto chunks =
       ChunkServer::Start(s->context, co, &s->store, /*on_its_way=*/nullptr,
                          [s](int64_t version, int64_t bytes) { s->OnSent(version, bytes); });
@@ -496,15 +508,19 @@ absl::StatusOr<std::unique_ptr<BroadcastServer>> BroadcastServer::Start(
   s->m_newest.Set(-1);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port);
+  auto credentials = security::ServerCredentials(options.security, &s->registry);
+  if (!credentials.ok()) return credentials.status();
+  auto exposer_options = security::MetricsOptions(options.security);
+  if (!exposer_options.ok()) return exposer_options.status();
+  builder.AddListeningPort(options.grpc_address, *credentials, &s->grpc_port);
   builder.SetMaxReceiveMessageSize(8 << 20);
   builder.RegisterService(s);
   s->grpc_server = builder.BuildAndStart();
   if (!s->grpc_server || s->grpc_port == 0)
     return absl::InvalidArgumentError(
         absl::StrCat("broadcast.grpc_address = ", options.grpc_address, ": cannot listen there"));
-  auto exposer =
-      metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
+  auto exposer = metrics::Exposer::Start(
+      options.metrics_address, &s->registry, [s] { s->RefreshGauges(); }, *exposer_options);
   if (!exposer.ok()) {
     s->grpc_server->Shutdown();
     return absl::InvalidArgumentError(absl::StrCat(

@@ -28,14 +28,16 @@
 
 #include "absl/status/statusor.h"
 #include "lib/config/config.h"
+#include "lib/security/security_options.h"
 
 namespace r1rl::broadcast {
 
 struct BroadcastServerOptions {
-  std::string grpc_address = "0.0.0.0:50061";
-  std::string chunk_address = "tcp://0.0.0.0:5561";
+  std::string grpc_address = "127.0.0.1:50061";
+  std::string chunk_address = "tcp://127.0.0.1:5561";
   std::string advertise_host;  // how receivers reach the chunk server ("" = this host's name)
-  std::string metrics_address = "0.0.0.0:9105";
+  std::string metrics_address = "127.0.0.1:9105";
+  security::SecurityOptions security;  // TLS, role tokens, /metrics token (security.*)
   int keep_versions = 3;
   int64_t chunk_bytes = int64_t{1} << 20;
   int fanout = 1;

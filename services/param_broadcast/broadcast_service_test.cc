@@ -11,6 +11,9 @@
 #include "lib/broadcast/publisher.h"
 #include "lib/broadcast/receiver.h"
 #include "lib/broadcast/test_weights.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
+#include "lib/security/keys.h"
 #include "r1rl/v1/broadcast.grpc.pb.h"
 #include "services/param_broadcast/broadcast_server.h"
 
@@ -31,18 +34,32 @@ class BroadcastTest : public ::testing::Test {
     o.sync_wait_ms = 300;
     o.receiver_timeout_ms = 3000;
     if (o.relay_timeout_ms == 2000) o.relay_timeout_ms = 600;
+    o.security = Keys();
     options_ = o;
     auto s = BroadcastServer::Start(o);
     ASSERT_TRUE(s.ok()) << s.status();
     server_ = std::move(*s);
     address_ = "127.0.0.1:" + std::to_string(server_->grpc_port());
     stub_ = v1::ParamBroadcast::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+        *security::OpenChannel(address_, o.security, security::Role::kAdmin));
+  }
+
+  // TLS and role tokens as a cluster runs them: one keys folder per test process.
+  static security::SecurityOptions Keys() {
+    static const std::string dir = [] {
+      const std::string d = ::testing::TempDir() + "/broadcast_keys_" + std::to_string(getpid());
+      EXPECT_TRUE(security::InitKeys(d, {{}, 30, true}).ok());
+      return d;
+    }();
+    security::SecurityOptions o;
+    o.keys_dir = dir;
+    return o;
   }
 
   std::unique_ptr<Receiver> Join(const std::string& id) {
     ReceiverOptions o;
     o.service = address_;
+    o.security = Keys();
     o.bind = "tcp://127.0.0.1:0";
     o.advertise_host = "127.0.0.1";
     o.receiver_id = id;
@@ -70,8 +87,9 @@ class BroadcastTest : public ::testing::Test {
   }
 
   v1::PublishResponse Publish(int64_t version, const std::string& bytes) {
-    BroadcastPublisher pub(address_);
-    auto r = pub.Publish(version, bytes);
+    auto pub = BroadcastPublisher::Open(address_, Keys());
+    EXPECT_TRUE(pub.ok()) << pub.status();
+    auto r = (*pub)->Publish(version, bytes);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : v1::PublishResponse{};
   }
@@ -80,6 +98,7 @@ class BroadcastTest : public ::testing::Test {
   // `id` (it never syncs: the service forgets it after receiver_timeout_ms).
   struct FakeRelay {
     zmq::context_t ctx{1};
+    std::unique_ptr<transport::ZapHandler> zap;  // CurveZMQ as a worker's relay runs it
     ChunkStore store;
     std::atomic<bool> park_everything{false};
     std::unique_ptr<ChunkServer> server;
@@ -90,6 +109,8 @@ class BroadcastTest : public ::testing::Test {
     o.bind = "tcp://127.0.0.1:0";
     o.advertise_host = "127.0.0.1";
     o.park_ms = 100;
+    f->zap = *security::StartZap(f->ctx, Keys(), {{"chunks", "worker"}}, nullptr);
+    o.curve = *security::CurveServer(Keys(), "worker", "chunks");
     FakeRelay* raw = f.get();
     auto s = ChunkServer::Start(f->ctx, o, &f->store, [raw](const std::string&, int64_t) {
       return raw->park_everything.load();
@@ -265,7 +286,9 @@ TEST_F(BroadcastTest, BadInputIsRefusedAndTheNewestVersionKept) {
   StartServer();
   const std::string v0 = TestWeights(2, 1024, 1);
   Publish(0, v0);
-  BroadcastPublisher pub(address_);
+  auto opened = BroadcastPublisher::Open(address_, Keys());
+  ASSERT_TRUE(opened.ok());
+  BroadcastPublisher& pub = **opened;
   auto junk = pub.Publish(1, std::string(4096, 'x'));
   EXPECT_EQ(junk.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(junk.status().message()).find("header"), std::string::npos)

@@ -18,6 +18,8 @@
 #include "lib/metrics/metrics.h"
 #include "lib/rewards/sandbox.h"
 #include "lib/runtime/blocking_queue.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/grader.grpc.pb.h"
 #include "services/reward_grader/grader_metrics.h"
@@ -31,6 +33,7 @@ struct GraderServer::State : public v1::RewardGrader::Service, public GraderMetr
   GraderServerOptions options;
   std::unique_ptr<Grader> grader;
   zmq::context_t context{1};
+  std::unique_ptr<transport::ZapHandler> zap;  // CurveZMQ, when this grader binds; outlives sockets
   std::unique_ptr<zmq::socket_t> pull, push;
   std::unique_ptr<transport::Pump> pump;  // pull -> incoming
   runtime::BlockingQueue<std::string> incoming{4}, outgoing{16};
@@ -168,6 +171,9 @@ absl::StatusOr<GraderServerOptions> GraderServerOptionsFromConfig(const config::
   o.output_bind = cfg.GetBool("grader.output_bind");
   o.grpc_address = cfg.GetString("grader.grpc_address");
   o.metrics_address = cfg.GetString("grader.metrics_address");
+  auto security = security::SecurityFromConfig(cfg);
+  if (!security.ok()) return security.status();
+  o.security = *security;
   o.id = cfg.GetString("grader.id");
   const int64_t threads = cfg.GetInt("grader.threads");
   if (threads < 1 || threads > 256) {
@@ -194,21 +200,39 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
   state->options = options;
   state->grader = std::make_unique<Grader>(options.grading);
   {
-    auto pull =
-        transport::OpenSocket(state->context, zmq::socket_type::pull,
-                              {options.input, options.input_bind, 100, 64, 0}, "grader.input");
+    // CurveZMQ: a grader is a client of the learner's sockets; when it binds instead, it
+    // admits the learner's key only.
+    auto zap = security::StartZap(state->context, options.security,
+                                  {{"grader-input", "learner"}, {"grader-output", "learner"}},
+                                  &state->registry);
+    if (!zap.ok()) return zap.status();
+    state->zap = std::move(*zap);
+    auto curve = [&](bool bind, const char* domain) {
+      return bind ? security::CurveServer(options.security, "grader", domain)
+                  : security::CurveClient(options.security, "grader", "learner");
+    };
+    auto in_keys = curve(options.input_bind, "grader-input");
+    if (!in_keys.ok()) return in_keys.status();
+    auto out_keys = curve(options.output_bind, "grader-output");
+    if (!out_keys.ok()) return out_keys.status();
+    auto pull = transport::OpenSocket(state->context, zmq::socket_type::pull,
+                                      {options.input, options.input_bind, 100, 64, 0, *in_keys},
+                                      "grader.input");
     if (!pull.ok()) return pull.status();
     state->pull = std::move(*pull);
-    auto push =
-        transport::OpenSocket(state->context, zmq::socket_type::push,
-                              {options.output, options.output_bind, 100, 0, 5000}, "grader.output");
+    auto push = transport::OpenSocket(
+        state->context, zmq::socket_type::push,
+        {options.output, options.output_bind, 100, 0, 5000, *out_keys}, "grader.output");
     if (!push.ok()) return push.status();
     state->push = std::move(*push);
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(),
-                           &state->grpc_port);
+  auto credentials = security::ServerCredentials(options.security, &state->registry);
+  if (!credentials.ok()) return credentials.status();
+  auto exposer_options = security::MetricsOptions(options.security);
+  if (!exposer_options.ok()) return exposer_options.status();
+  builder.AddListeningPort(options.grpc_address, *credentials, &state->grpc_port);
   builder.RegisterService(state.get());
   state->grpc_server = builder.BuildAndStart();
   if (!state->grpc_server || state->grpc_port == 0) {
@@ -216,8 +240,8 @@ absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOp
         absl::StrCat("grader.grpc_address = ", options.grpc_address, ": cannot listen there"));
   }
   State* s = state.get();
-  auto exposer =
-      metrics::Exposer::Start(options.metrics_address, &s->registry, [s] { s->RefreshGauges(); });
+  auto exposer = metrics::Exposer::Start(
+      options.metrics_address, &s->registry, [s] { s->RefreshGauges(); }, *exposer_options);
   if (!exposer.ok()) {
     state->grpc_server->Shutdown();
     return absl::InvalidArgumentError(absl::StrCat(

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "lib/config/config.h"
 #include "lib/rewards/grader.h"
+#include "lib/security/security_options.h"
 #include "r1rl/v1/grader.pb.h"
 
 namespace r1rl::reward {
@@ -32,6 +33,7 @@ struct GraderServerOptions {
   bool output_bind = false;
   std::string grpc_address = "127.0.0.1:50053";    // port 0: any free port
   std::string metrics_address = "127.0.0.1:9103";  // Prometheus /metrics; port 0: any free port
+  security::SecurityOptions security;              // TLS, role tokens, /metrics token (security.*)
   int threads = 2;
   size_t max_message_bytes = 16u << 20;
   std::string id;  // "" = hostname-pid

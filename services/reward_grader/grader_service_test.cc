@@ -16,6 +16,9 @@
 
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
+#include "lib/security/keys.h"
 #include "r1rl/v1/grader.grpc.pb.h"
 
 namespace r1rl::reward {
@@ -36,11 +39,38 @@ v1::RolloutGroup MathGroup(const std::string& lease, const std::string& answer,
   return g;
 }
 
+// A keys folder for the grader under test (TLS + tokens, as a cluster runs it).
+const security::SecurityOptions& Keys() {
+  static const security::SecurityOptions o = [] {
+    security::SecurityOptions k;
+    k.keys_dir = ::testing::TempDir() + "/grader_keys_" + std::to_string(getpid());
+    EXPECT_TRUE(security::InitKeys(k.keys_dir, {{}, 30, true}).ok());
+    return k;
+  }();
+  return o;
+}
+
+// The learner's side of CurveZMQ for sockets the test binds.
+std::unique_ptr<transport::ZapHandler> LearnerZap(zmq::context_t& ctx) {
+  auto zap =
+      security::StartZap(ctx, Keys(), {{"graders", "grader"}, {"ingest", "grader"}}, nullptr);
+  EXPECT_TRUE(zap.ok()) << zap.status();
+  return zap.ok() ? std::move(*zap) : nullptr;
+}
+void AsLearner(zmq::socket_t& s, const std::string& domain) {
+  auto keys = security::CurveServer(Keys(), "learner", domain);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  s.set(zmq::sockopt::curve_server, 1);
+  s.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+  s.set(zmq::sockopt::zap_domain, domain);
+}
+
 class GraderProcess {
  public:
   GraderProcess(const std::string& input, const std::string& output) {
     const char* bin = std::getenv("R1RL_GRADER_BIN");
     EXPECT_NE(bin, nullptr) << "R1RL_GRADER_BIN is not set";
+    const std::string keys = "security.keys_dir=" + Keys().keys_dir;
     int out[2];
     EXPECT_EQ(pipe(out), 0);
     pid_ = fork();
@@ -50,7 +80,8 @@ class GraderProcess {
       execl(bin, bin, "--set", ("grader.input=" + input).c_str(), "--set",
             ("grader.output=" + output).c_str(), "--set", "grader.grpc_address=127.0.0.1:0",
             "--set", "grader.metrics_address=127.0.0.1:0", "--set", "grader.max_message_bytes=4096",
-            "--set", "grader.id=test-grader", "--set", "reward.format_weight=0", nullptr);
+            "--set", "grader.id=test-grader", "--set", "reward.format_weight=0", "--set",
+            keys.c_str(), nullptr);
       _exit(127);
     }
     close(out[1]);
@@ -101,7 +132,11 @@ std::string Scrape(int port) {
 
 TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   zmq::context_t ctx;
+  // The test plays the learner: CURVE servers with its key, admitting the grader's.
+  auto zap = LearnerZap(ctx);
   zmq::socket_t to_grader(ctx, zmq::socket_type::push), from_grader(ctx, zmq::socket_type::pull);
+  AsLearner(to_grader, "graders");
+  AsLearner(from_grader, "ingest");
   to_grader.bind("tcp://127.0.0.1:*");
   from_grader.bind("tcp://127.0.0.1:*");
   from_grader.set(zmq::sockopt::rcvtimeo, 20000);
@@ -154,8 +189,8 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
   EXPECT_EQ(got["g2"].samples(0).reward(), 1.0);
   EXPECT_EQ(got["g3"].samples(0).reward(), 1.0) << got["g3"].samples(0).reward_reason();
 
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grader.port()),
-                                     grpc::InsecureChannelCredentials());
+  auto channel = *security::OpenChannel("127.0.0.1:" + std::to_string(grader.port()), Keys(),
+                                        security::Role::kAdmin);
   // Counters arrive just after the last push; poll briefly.
   v1::GraderStatus status;
   auto stub = v1::RewardGrader::NewStub(channel);
@@ -223,7 +258,11 @@ TEST(GraderService, GradesGroupsDropsBadOnesAndReportsStatus) {
 // SIGTERM right after a burst: every group that was sent comes back graded.
 TEST(GraderService, SigtermGradesWhatWasSentBeforeExiting) {
   zmq::context_t ctx;
+  // The test plays the learner: CURVE servers with its key, admitting the grader's.
+  auto zap = LearnerZap(ctx);
   zmq::socket_t to_grader(ctx, zmq::socket_type::push), from_grader(ctx, zmq::socket_type::pull);
+  AsLearner(to_grader, "graders");
+  AsLearner(from_grader, "ingest");
   to_grader.bind("tcp://127.0.0.1:*");
   from_grader.bind("tcp://127.0.0.1:*");
   from_grader.set(zmq::sockopt::rcvtimeo, 20000);

@@ -14,6 +14,8 @@
 #include "lib/metrics/metrics.h"
 #include "lib/model/generation_config.h"
 #include "lib/model/policy.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "lib/transport/sha256.h"
 #include "lib/transport/zmq_pipe.h"
@@ -154,6 +156,7 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   absl::Status StartReceiver() {
     if (broadcast_address.empty() || receiver) return absl::OkStatus();
     broadcast::ReceiverOptions ro;
+    ro.security = options.security;
     ro.service = broadcast_address;
     ro.bind = options.relay_address;
     ro.advertise_host = options.advertise_host;
@@ -373,6 +376,9 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
   o.worker_id = cfg.GetString("worker.id");
   o.exit_when_done = cfg.GetBool("worker.exit_when_done");
   o.metrics_address = cfg.GetString("worker.metrics_address");
+  auto security = security::SecurityFromConfig(cfg);
+  if (!security.ok()) return security.status();
+  o.security = *security;
   o.grpc_address = cfg.GetString("worker.grpc_address");
   o.relay_address = cfg.GetString("worker.relay_address");
   o.advertise_host = cfg.GetString("worker.advertise_host");
@@ -414,15 +420,25 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
   auto tok = tokenizer::LoadTokenizer(options.model_dir + "/tokenizer.json");
   if (!tok.ok()) return tok.status();
   state->tok = std::move(*tok);
-  state->channel = grpc::CreateChannel(options.controller, grpc::InsecureChannelCredentials());
+  auto channel =
+      security::OpenChannel(options.controller, options.security, security::Role::kWorker);
+  if (!channel.ok()) return channel.status();
+  state->channel = std::move(*channel);
   state->stub = v1::Controller::NewStub(state->channel);
-  auto push =
-      transport::OpenSocket(state->context, zmq::socket_type::push,
-                            {options.output, /*bind=*/false, 200, 64, 5000}, "worker.output");
+  auto curve = security::CurveClient(options.security, "worker", "learner");
+  if (!curve.ok()) return curve.status();
+  auto push = transport::OpenSocket(state->context, zmq::socket_type::push,
+                                    {options.output, /*bind=*/false, 200, 64, 5000, *curve},
+                                    "worker.output");
   if (!push.ok()) return push.status();
   state->push = std::move(*push);
   State* s = state.get();
-  auto exposer = metrics::Exposer::Start(options.metrics_address, &s->registry);
+  auto credentials = security::ServerCredentials(options.security, &s->registry);
+  if (!credentials.ok()) return credentials.status();
+  auto exposer_options = security::MetricsOptions(options.security);
+  if (!exposer_options.ok()) return exposer_options.status();
+  auto exposer =
+      metrics::Exposer::Start(options.metrics_address, &s->registry, {}, *exposer_options);
   if (!exposer.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "worker.metrics_address = ", options.metrics_address, ": ", exposer.status().message()));
@@ -430,7 +446,7 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
   state->exposer = std::move(*exposer);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port);
+  builder.AddListeningPort(options.grpc_address, *credentials, &s->grpc_port);
   builder.RegisterService(static_cast<v1::RolloutWorker::Service*>(s));
   s->grpc_server = builder.BuildAndStart();
   if (!s->grpc_server || s->grpc_port == 0) {

@@ -32,20 +32,22 @@
 #include "absl/status/statusor.h"
 #include "lib/config/config.h"
 #include "lib/model/generator.h"
+#include "lib/security/security_options.h"
 #include "lib/tokenizer/prompt_template.h"
 
 namespace r1rl::rollout {
 
 struct RolloutWorkerOptions {
-  std::string controller = "127.0.0.1:50051";     // gRPC
-  std::string output = "tcp://127.0.0.1:5555";    // the controller's rollouts endpoint
-  std::string model_dir;                          // config.json, safetensors, tokenizer.json
-  std::string worker_id;                          // "" = the controller names it
-  std::string metrics_address = "0.0.0.0:9102";   // Prometheus /metrics (port 0: any free)
-  std::string grpc_address = "0.0.0.0:50052";     // Status + health (port 0: any free)
-  int lease_wait_ms = 2000;                       // LeasePrompts long poll
-  std::string relay_address = "tcp://0.0.0.0:0";  // broadcast chunks served to the next worker
-  std::string advertise_host;                     // how other workers reach it ("" = hostname)
+  std::string controller = "127.0.0.1:50051";       // gRPC
+  std::string output = "tcp://127.0.0.1:5555";      // the controller's rollouts endpoint
+  std::string model_dir;                            // config.json, safetensors, tokenizer.json
+  std::string worker_id;                            // "" = the controller names it
+  std::string metrics_address = "127.0.0.1:9102";   // Prometheus /metrics (port 0: any free)
+  security::SecurityOptions security;               // TLS, role tokens, /metrics token (security.*)
+  std::string grpc_address = "127.0.0.1:50052";     // Status + health (port 0: any free)
+  int lease_wait_ms = 2000;                         // LeasePrompts long poll
+  std::string relay_address = "tcp://127.0.0.1:0";  // broadcast chunks served to the next worker
+  std::string advertise_host;                       // how other workers reach it ("" = hostname)
   int weights_wait_ms = 30000;  // for a version through the broadcast, then FetchWeights
   int prompts_per_lease = 8;
   bool exit_when_done = false;  // return from Run once the dataset is exhausted

@@ -37,10 +37,10 @@ echo "== admin status, health"
 "$R1RL" admin status --name ar | tee status.txt
 grep -Eq "^worker-1 +yes" status.txt || fail "the worker's report is not in the status"
 GRPC=$(json "print(t['services'][0]['grpc'])")
-"$R1RL" health "$GRPC" || fail "learner health"
+"$R1RL" health "$GRPC" --name ar || fail "learner health"
 WPORT=$("$R1RL" admin status --name ar --json | python3 -c "import json,sys; print(json.load(sys.stdin)['workerInfo'][0]['grpcAddress'].rsplit(':',1)[1])")
-"$R1RL" health "127.0.0.1:$WPORT" || fail "worker health"
-if "$R1RL" health 127.0.0.1:1 --timeout 1 2>/dev/null; then fail "health of nothing succeeded"; fi
+"$R1RL" health "127.0.0.1:$WPORT" --name ar || fail "worker health"
+if "$R1RL" health 127.0.0.1:1 --name ar --timeout 1 2>/dev/null; then fail "health of nothing succeeded"; fi
 
 echo "== admin checkpoint"
 "$R1RL" admin checkpoint --name ar | tee ckpt.txt

@@ -10,6 +10,7 @@
 set -euo pipefail
 SERVICE_BIN=$(readlink -f "$1")
 PEER=$(readlink -f "$2")
+R1RL=$(readlink -f "$3")
 work=$(mktemp -d)
 cd "$work"
 pids=()
@@ -21,20 +22,22 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*"; for f in *.log *.out; do [ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }; done; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+"$R1RL" keys init "$work/keys" > /dev/null || fail "keys init"
+KEYS=$work/keys  # TLS and role tokens, as the services run by default
 GRPC=$(free_port); CHUNKS=$(free_port); METRICS=$(free_port)
 SVC=127.0.0.1:$GRPC
-"$SERVICE_BIN" --set broadcast.grpc_address=$SVC --set broadcast.chunk_address=tcp://127.0.0.1:$CHUNKS \
+"$SERVICE_BIN" --set security.keys_dir=$KEYS --set broadcast.grpc_address=$SVC --set broadcast.chunk_address=tcp://127.0.0.1:$CHUNKS \
   --set broadcast.metrics_address=127.0.0.1:$METRICS --set broadcast.advertise_host=127.0.0.1 \
   --set broadcast.chunk_bytes=1048576 --set broadcast.relay_timeout_ms=1000 \
   --set broadcast.sync_wait_ms=500 --set broadcast.receiver_timeout_ms=3000 > service.log 2>&1 &
 pids+=($!)
-status() { "$PEER" status --service $SVC; }
+status() { "$PEER" status --keys "$KEYS" --service $SVC; }
 for _ in $(seq 100); do status > /dev/null 2>&1 && break; sleep 0.1; done
 status > /dev/null || fail "the service did not come up"
 
 receiver() {  # name, extra args...
   local name=$1; shift
-  "$PEER" receive --service $SVC --id "$name" --bind tcp://127.0.0.1:0 --advertise-host 127.0.0.1 \
+  "$PEER" receive --keys "$KEYS" --service $SVC --id "$name" --bind tcp://127.0.0.1:0 --advertise-host 127.0.0.1 \
     --discard --versions 99 --timeout-s 300 "$@" > "$name.out" 2> "$name.log" &
   pids+=($!)
   eval "PID_$name=$!"
@@ -44,7 +47,7 @@ receiver() {  # name, extra args...
 receiver r1; receiver r2; receiver r3; receiver r4
 python3 - <<PY || fail "not one chain r1 -> r2 -> r3 -> r4"
 import json, subprocess
-st = json.loads(subprocess.check_output(["$PEER", "status", "--service", "$SVC"]))
+st = json.loads(subprocess.check_output(["$PEER", "status", "--keys", "$KEYS", "--service", "$SVC"]))
 parents = {r["receiverId"]: r["parentId"] for r in st["receivers"]}
 assert parents == {"r1": "root", "r2": "r1", "r3": "r2", "r4": "r3"}, parents
 PY
@@ -56,7 +59,7 @@ wait_version() {  # name, version
 }
 
 echo "== version 0 (384 MB); r2 is killed with SIGKILL mid-transfer"
-"$PEER" publish --service $SVC --version 0 --bytes 402653184 --seed 1 > publish0.out || fail "publish 0"
+"$PEER" publish --keys "$KEYS" --service $SVC --version 0 --bytes 402653184 --seed 1 > publish0.out || fail "publish 0"
 killed=0
 for _ in $(seq 2000); do
   done2=$(status | python3 -c "import json,sys; st=json.load(sys.stdin); print([r['chunksDone'] for r in st['receivers'] if r['receiverId']=='r2'][0])")
@@ -84,9 +87,9 @@ echo "== r4 is frozen while versions 1 and 2 go out; thawed, it skips to 2"
 kill -STOP "$PID_r4"
 # Version 1 is large: a Sync answered while r4 was frozen may hand it version 1 first, and it
 # must learn of version 2 (one Sync, milliseconds) long before it could finish version 1.
-"$PEER" publish --service $SVC --version 1 --bytes 134217728 --seed 2 > publish1.out || fail "publish 1"
+"$PEER" publish --keys "$KEYS" --service $SVC --version 1 --bytes 134217728 --seed 2 > publish1.out || fail "publish 1"
 for r in r1 r3 late; do wait_version $r 1; done
-"$PEER" publish --service $SVC --version 2 --bytes 16777216 --seed 3 > publish2.out || fail "publish 2"
+"$PEER" publish --keys "$KEYS" --service $SVC --version 2 --bytes 16777216 --seed 3 > publish2.out || fail "publish 2"
 for r in r1 r3 late; do wait_version $r 2; done
 kill -CONT "$PID_r4"
 wait_version r4 2

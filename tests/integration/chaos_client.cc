@@ -21,6 +21,8 @@
 #include <zmq.hpp>
 
 #include "lib/metrics/scrape.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
 namespace {
@@ -68,7 +70,7 @@ std::vector<std::string> Garbage(std::mt19937_64& rng) {
 
 int main(int argc, char** argv) {
   CLI::App app{"r1rl-chaos: bad input against a running cluster"};
-  std::string grpc_address, rollouts, ingest, learner_metrics, grader_metrics;
+  std::string grpc_address, rollouts, ingest, learner_metrics, grader_metrics, keys;
   std::vector<std::string> other_metrics;
   app.add_option("--grpc", grpc_address)->required();
   app.add_option("--rollouts", rollouts)->required();
@@ -76,17 +78,32 @@ int main(int argc, char** argv) {
   app.add_option("--learner-metrics", learner_metrics)->required();
   app.add_option("--grader-metrics", grader_metrics)->required();
   app.add_option("--metrics", other_metrics, "More /metrics ports to send garbage to");
+  app.add_option("--keys", keys,
+                 "The cluster's keys folder: bad input from a client holding the "
+                 "worker token (none: plain text)");
   CLI11_PARSE(app, argc, argv);
 
   const double rejected_before = Sum(learner_metrics, "r1rl_controller_rejected_total");
   const double dropped_before = Sum(grader_metrics, "r1rl_grader_dropped_total");
   std::mt19937_64 rng(1);
 
-  // ZeroMQ: garbage to the rollouts socket (forwarded to graders) and the ingest socket.
+  r1rl::security::SecurityOptions security;
+  security.keys_dir = keys;
+  security.insecure = keys.empty();
+  // ZeroMQ: garbage to the rollouts socket (forwarded to graders) and the ingest socket, from
+  // an insider (a worker's and a grader's CurveZMQ keys: the content must still be refused).
   zmq::context_t ctx(1);
   for (const std::string& endpoint : {rollouts, ingest}) {
     zmq::socket_t push(ctx, zmq::socket_type::push);
     push.set(zmq::sockopt::linger, 10000);
+    auto curve =
+        r1rl::security::CurveClient(security, endpoint == ingest ? "grader" : "worker", "learner");
+    Expect(curve.ok(), "CurveZMQ keys for " + endpoint);
+    if (curve.ok() && curve->enabled()) {
+      push.set(zmq::sockopt::curve_secretkey, curve->secret_key);
+      push.set(zmq::sockopt::curve_publickey, curve->public_key);
+      push.set(zmq::sockopt::curve_serverkey, curve->server_key);
+    }
     push.connect(endpoint);
     int sent = 0;
     for (const std::string& m : Garbage(rng))
@@ -95,7 +112,10 @@ int main(int argc, char** argv) {
   }
 
   // gRPC with absurd fields.
-  auto channel = grpc::CreateChannel(grpc_address, grpc::InsecureChannelCredentials());
+  auto opened = r1rl::security::OpenChannel(grpc_address, security, r1rl::security::Role::kWorker);
+  Expect(opened.ok(), "a channel with the worker token");
+  if (!opened.ok()) return 1;
+  auto channel = *opened;
   auto stub = r1rl::v1::Controller::NewStub(channel);
   auto call = [&](auto fn) {
     grpc::ClientContext c;

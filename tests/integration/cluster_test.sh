@@ -90,7 +90,8 @@ E=runs/ct/endpoints.json
 ep() { python3 -c "import json; print(json.load(open('$E'))['$1'])"; }
 "$CHAOS" --grpc "$(ep grpc)" --rollouts "$(ep rollouts)" --ingest "$(ep ingest)" \
   --learner-metrics "$(ep metrics)" --grader-metrics "$(json "print([s['metrics'] for s in t['services'] if s['name']=='grader-2'][0])")" \
-  --metrics "$(json "print([s['metrics'] for s in t['services'] if s['name']=='worker-2'][0])")" || fail "chaos"
+  --metrics "$(json "print([s['metrics'] for s in t['services'] if s['name']=='worker-2'][0])")" \
+  --keys "$(json "print(t['security']['keys_dir'])")" || fail "chaos"
 
 echo "== the run finishes"
 wait_steps $STEPS

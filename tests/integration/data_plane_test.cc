@@ -17,6 +17,7 @@
 #include "cli/demo/arithmetic_task.h"
 #include "gtest/gtest.h"
 #include "lib/controller/controller_server.h"
+#include "lib/security/keys.h"
 
 namespace r1rl {
 namespace {
@@ -75,6 +76,8 @@ class PipelineTest : public ::testing::Test {
     o.leases.groups_per_step = rows;
     o.leases.max_staleness = 1000;
     o.leases.lease_duration = lease;
+    ASSERT_TRUE(security::InitKeys(dir_ + "/keys", {{}, 30, true}).ok());
+    o.security.keys_dir = dir_ + "/keys";
     auto dataset = learner::PromptDataset::Parse(jsonl, "arith.jsonl");
     ASSERT_TRUE(dataset.ok()) << dataset.status();
     auto c = learner::ControllerServer::Start(o, std::move(*dataset));
@@ -83,7 +86,8 @@ class PipelineTest : public ::testing::Test {
     grader_ = Spawn("R1RL_GRADER_BIN", {"--set", "grader.input=" + controller_->graders_endpoint(),
                                         "--set", "grader.output=" + controller_->ingest_endpoint(),
                                         "--set", "grader.grpc_address=127.0.0.1:0", "--set",
-                                        "grader.metrics_address=127.0.0.1:0"});
+                                        "grader.metrics_address=127.0.0.1:0", "--set",
+                                        "security.keys_dir=" + dir_ + "/keys"});
   }
 
   pid_t StartWorker(const std::vector<std::string>& extra) {
@@ -94,7 +98,8 @@ class PipelineTest : public ::testing::Test {
         "--set", std::string("worker.model=") + (src ? src : ".") + "/assets/demo-base",
         "--set", "prompt.format=raw",
         "--set", "generation.max_new_tokens=40",
-        "--set", "runtime.threads=1"};
+        "--set", "runtime.threads=1",
+        "--set", "security.keys_dir=" + dir_ + "/keys"};
     args.insert(args.end(), extra.begin(), extra.end());
     return Spawn("R1RL_WORKER_BIN", args);
   }
