@@ -34,8 +34,8 @@ struct RunResult {
   bool ok = false;
 };
 
-RunResult Run(const r1rl::security::SecurityOptions& security, const std::string& dir,
-              int groups, int pushers, int tokens, int group_size) {
+RunResult Run(const r1rl::security::SecurityOptions& security, const std::string& dir, int groups,
+              int pushers, int tokens, int group_size) {
   std::string jsonl;
   for (int i = 0; i < groups; ++i) {
     jsonl += "{\"prompt\": \"" + std::to_string(i) +
@@ -59,9 +59,9 @@ RunResult Run(const r1rl::security::SecurityOptions& security, const std::string
     std::exit(1);
   }
   // The leases, as one worker would take them.
-  auto channel = r1rl::security::OpenChannel(
-      "127.0.0.1:" + std::to_string((*controller)->grpc_port()), security,
-      r1rl::security::Role::kWorker);
+  auto channel =
+      r1rl::security::OpenChannel("127.0.0.1:" + std::to_string((*controller)->grpc_port()),
+                                  security, r1rl::security::Role::kWorker);
   auto stub = r1rl::v1::Controller::NewStub(*channel);
   r1rl::v1::RegisterResponse reg;
   {
@@ -161,8 +161,9 @@ int main(int argc, char** argv) {
   const int group_size = argc > 4 ? std::atoi(argv[4]) : 8;
   const int rounds = argc > 5 ? std::atoi(argv[5]) : 3;
   if (argc > 6 || groups < 1 || pushers < 1 || tokens < 1 || group_size < 1 || rounds < 1) {
-    std::fprintf(stderr, "usage: ingest_bench [groups>=1] [pushers>=1] [tokens>=1] [G>=1] "
-                         "[rounds>=1]\n");
+    std::fprintf(stderr,
+                 "usage: ingest_bench [groups>=1] [pushers>=1] [tokens>=1] [G>=1] "
+                 "[rounds>=1]\n");
     return 2;
   }
   const std::string dir =

@@ -97,10 +97,11 @@ absl::StatusOr<std::unique_ptr<transport::ZapHandler>> StartZap(
         "allow-list), by ZAP domain; nothing they send is received.");
     for (const auto& [domain, role] : domain_roles) refused->Add({{"domain", domain}});
   }
-  return transport::ZapHandler::Start(
-      context, std::move(allow), [refused](const std::string& domain, const std::string&) {
-        if (refused != nullptr) refused->Add({{"domain", domain}}).Increment();
-      });
+  return transport::ZapHandler::Start(context, std::move(allow),
+                                      [refused](const std::string& domain, const std::string&) {
+                                        if (refused != nullptr)
+                                          refused->Add({{"domain", domain}}).Increment();
+                                      });
 }
 
 }  // namespace r1rl::security

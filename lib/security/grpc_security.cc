@@ -38,8 +38,7 @@ class TokenProcessor : public grpc::AuthMetadataProcessor {
                            ? digests_.find(TokenDigest(value.substr(7)))
                            : digests_.end();
     if (found == digests_.end()) {
-      return Refuse(grpc::StatusCode::UNAUTHENTICATED, "unauthenticated", method,
-                    "unknown token");
+      return Refuse(grpc::StatusCode::UNAUTHENTICATED, "unauthenticated", method, "unknown token");
     }
     if (!RoleMayCall(found->second, method)) {
       return Refuse(grpc::StatusCode::PERMISSION_DENIED, "permission_denied", method,
@@ -70,8 +69,8 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   if (registry != nullptr) {
     registry
         ->GetOrAddGauge("r1rl_security_insecure",
-                   "1 when this process runs with security.insecure = true: no TLS, tokens or "
-                   "CurveZMQ, anyone on the network can steer training.")
+                        "1 when this process runs with security.insecure = true: no TLS, tokens or "
+                        "CurveZMQ, anyone on the network can steer training.")
         .Add({})
         .Set(options.insecure ? 1 : 0);
     refused = &registry->GetOrAddCounter(
@@ -102,8 +101,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& target,
                                                            const SecurityOptions& options,
-                                                           Role role,
-                                                           grpc::ChannelArguments args) {
+                                                           Role role, grpc::ChannelArguments args) {
   if (absl::Status s = Validate(options); !s.ok()) return s;
   if (options.insecure) {
     return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);

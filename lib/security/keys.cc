@@ -14,8 +14,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 
 #include "absl/strings/escaping.h"
@@ -118,8 +118,7 @@ absl::StatusOr<Cert> NewCert(EVP_PKEY* key, const std::string& cn, X509* issuer,
   return cert;
 }
 
-absl::Status WritePair(const std::string& dir, const std::string& stem, X509* cert,
-                       EVP_PKEY* key) {
+absl::Status WritePair(const std::string& dir, const std::string& stem, X509* cert, EVP_PKEY* key) {
   auto cert_pem = Pem([&](BIO* b) { return PEM_write_bio_X509(b, cert); }, "certificate");
   if (!cert_pem.ok()) return cert_pem.status();
   auto key_pem = Pem(
@@ -153,7 +152,7 @@ absl::Status InitKeys(const std::string& dir, const KeysInitOptions& options) {
         absl::StrCat("--days = ", options.days, ": must be in [1, 3650]"));
   }
   std::vector<std::string> san = {absl::StrCat("DNS:", kServerName), "DNS:localhost",
-                                   "IP:127.0.0.1", "IP:::1"};
+                                  "IP:127.0.0.1", "IP:::1"};
   for (const std::string& host : options.hosts) {
     if (host.empty() || host.find_first_of(",: \t") != std::string::npos) {
       if (!IsIp(host)) {
@@ -209,8 +208,8 @@ absl::Status InitKeys(const std::string& dir, const KeysInitOptions& options) {
     return s;
   }
   for (const char* role : {"worker", "grader", "admin"}) {
-    if (absl::Status s = issue(absl::StrCat("client-", role), absl::StrCat("r1rl-", role),
-                               "clientAuth", "");
+    if (absl::Status s =
+            issue(absl::StrCat("client-", role), absl::StrCat("r1rl-", role), "clientAuth", "");
         !s.ok()) {
       return s;
     }
@@ -239,13 +238,13 @@ absl::Status InitKeys(const std::string& dir, const KeysInitOptions& options) {
           absl::StrCat("keys: zmq_curve_keypair: ", zmq_strerror(zmq_errno()),
                        " (libzmq built without CURVE?)"));
     }
-    if (absl::Status s = WriteFile(absl::StrCat(dir, "/curve/", role, ".pub"),
-                                   std::string(pub) + "\n", 0644);
+    if (absl::Status s =
+            WriteFile(absl::StrCat(dir, "/curve/", role, ".pub"), std::string(pub) + "\n", 0644);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = WriteFile(absl::StrCat(dir, "/curve/", role, ".key"),
-                                   std::string(secret) + "\n", 0600);
+    if (absl::Status s =
+            WriteFile(absl::StrCat(dir, "/curve/", role, ".key"), std::string(secret) + "\n", 0600);
         !s.ok()) {
       return s;
     }

@@ -34,10 +34,10 @@ bool IsOpenMethod(absl::string_view method) {
 bool RoleMayCall(Role role, absl::string_view method) {
   if (IsOpenMethod(method) || role == Role::kAdmin) return true;
   static constexpr std::array<absl::string_view, 9> kWorker = {
-      "/r1rl.v1.Controller/Register",    "/r1rl.v1.Controller/Heartbeat",
+      "/r1rl.v1.Controller/Register",     "/r1rl.v1.Controller/Heartbeat",
       "/r1rl.v1.Controller/LeasePrompts", "/r1rl.v1.Controller/FetchWeights",
       "/r1rl.v1.Controller/ReportStatus", "/r1rl.v1.ParamBroadcast/Join",
-      "/r1rl.v1.ParamBroadcast/Sync",    "/r1rl.v1.ParamBroadcast/Reparent",
+      "/r1rl.v1.ParamBroadcast/Sync",     "/r1rl.v1.ParamBroadcast/Reparent",
       "/r1rl.v1.ParamBroadcast/Status"};
   static constexpr std::array<absl::string_view, 1> kGrader = {"/r1rl.v1.RewardGrader/Status"};
   switch (role) {

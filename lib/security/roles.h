@@ -18,13 +18,14 @@
 
 #include <optional>
 #include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace r1rl::security {
 
 enum class Role { kWorker, kGrader, kAdmin, kMetrics };
 
-const char* RoleName(Role role);                         // "worker", "grader", "admin", "metrics"
+const char* RoleName(Role role);                        // "worker", "grader", "admin", "metrics"
 std::optional<Role> ParseRole(absl::string_view name);  // the inverse; nullopt for others
 
 // True when `method` ("/package.Service/Method") needs no token at all.

@@ -1,8 +1,7 @@
 #include "lib/security/security_options.h"
 
-#include <sys/stat.h>
-
 #include <openssl/sha.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <set>
@@ -29,9 +28,9 @@ absl::Status Validate(const SecurityOptions& options) {
   }
   struct stat st {};
   if (::stat(options.keys_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "security.keys_dir = ", options.keys_dir, ": not a folder (make one with `r1rl keys init ",
-        options.keys_dir, "`)"));
+    return absl::InvalidArgumentError(absl::StrCat("security.keys_dir = ", options.keys_dir,
+                                                   ": not a folder (make one with `r1rl keys init ",
+                                                   options.keys_dir, "`)"));
   }
   return absl::OkStatus();
 }
@@ -105,8 +104,8 @@ absl::StatusOr<std::map<std::string, Role>> ServerTokenDigests(const SecurityOpt
       const auto role = parts.size() == 2 ? ParseRole(parts[0]) : std::nullopt;
       if (!role || parts[1].size() != 64 ||
           parts[1].find_first_not_of("0123456789abcdef") != absl::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, " line ", n, ": \"", line, "\": want \"<role> <64 hex digits>\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, " line ", n, ": \"", line, "\": want \"<role> <64 hex digits>\""));
       }
       by_digest[std::string(parts[1])] = *role;
     }
@@ -121,8 +120,8 @@ absl::StatusOr<std::map<std::string, Role>> ServerTokenDigests(const SecurityOpt
     return text.status();
   }
   if (by_digest.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat(options.keys_dir, ": no tokens.sha256 and no <role>.token to check calls with"));
+    return absl::NotFoundError(absl::StrCat(
+        options.keys_dir, ": no tokens.sha256 and no <role>.token to check calls with"));
   }
   return by_digest;
 }

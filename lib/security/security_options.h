@@ -31,9 +31,9 @@
 namespace r1rl::security {
 
 struct SecurityOptions {
-  bool insecure = false;      // security.insecure
-  std::string keys_dir;       // security.keys_dir
-  bool mtls = false;          // security.mtls
+  bool insecure = false;       // security.insecure
+  std::string keys_dir;        // security.keys_dir
+  bool mtls = false;           // security.mtls
   bool metrics_token = false;  // security.metrics_token
 
   // The path of a file in the keys folder ("server.crt", "curve/worker.pub").

@@ -111,9 +111,9 @@ TEST(Roles, Table) {
 TEST(Keys, InitWritesEveryFileWithPrivateModes) {
   const std::string dir = Dir("init");
   ASSERT_TRUE(InitKeys(dir, {{"learner", "10.0.0.7"}, 30, false}).ok());
-  for (const char* f : {"ca.crt", "server.crt", "client-worker.crt", "client-admin.key",
-                        "worker.token", "admin.token", "metrics.token", "curve/learner.pub",
-                        "curve/grader.key", "tokens.sha256"}) {
+  for (const char* f :
+       {"ca.crt", "server.crt", "client-worker.crt", "client-admin.key", "worker.token",
+        "admin.token", "metrics.token", "curve/learner.pub", "curve/grader.key", "tokens.sha256"}) {
     struct stat st {};
     ASSERT_EQ(stat((dir + "/" + f).c_str(), &st), 0) << f;
     const bool secret = std::string(f).find(".key") != std::string::npos ||
@@ -144,8 +144,7 @@ TEST(Options, SecureByDefaultNeedsKeys) {
   EXPECT_TRUE(Validate(insecure).ok());
   EXPECT_NE(Validate(SecurityOptions{false, "/nonexistent"}).message().find("not a folder"),
             std::string::npos);
-  EXPECT_NE(InsecureWarning(insecure, "r1rl-learner").find("WARNING"),
-            std::string::npos);
+  EXPECT_NE(InsecureWarning(insecure, "r1rl-learner").find("WARNING"), std::string::npos);
 }
 
 // Who gets through: each row a caller, each column a method.
@@ -164,8 +163,7 @@ TEST(Grpc, TokenRoleTable) {
       {"no token", "", C::UNAUTHENTICATED, C::UNAUTHENTICATED, C::OK},
       {"unknown token", std::string(64, 'a'), C::UNAUTHENTICATED, C::UNAUTHENTICATED, C::OK},
       {"worker", *ClientToken(o, Role::kWorker), C::OK, C::PERMISSION_DENIED, C::OK},
-      {"grader", *ClientToken(o, Role::kGrader), C::PERMISSION_DENIED, C::PERMISSION_DENIED,
-       C::OK},
+      {"grader", *ClientToken(o, Role::kGrader), C::PERMISSION_DENIED, C::PERMISSION_DENIED, C::OK},
       {"metrics", *ClientToken(o, Role::kMetrics), C::PERMISSION_DENIED, C::PERMISSION_DENIED,
        C::OK},
       {"admin", *ClientToken(o, Role::kAdmin), C::OK, C::OK, C::OK},
@@ -202,8 +200,8 @@ TEST(Grpc, RotatedTokensAreAllAccepted) {
   SecurityOptions o{false, dir};
   const std::string old_token = *ClientToken(o, Role::kWorker);
   const std::string new_token(64, 'b');
-  std::ofstream(dir + "/tokens.sha256", std::ios::app) << "worker " << TokenDigest(new_token)
-                                                        << "\n";
+  std::ofstream(dir + "/tokens.sha256", std::ios::app)
+      << "worker " << TokenDigest(new_token) << "\n";
   std::ofstream(dir + "/worker.token") << new_token << "\n";
   Server s(o);
   EXPECT_EQ(Lease(Channel(s, o, old_token)), grpc::StatusCode::OK);
@@ -221,8 +219,8 @@ TEST(Grpc, ServersCheckDigestsNotTokens) {
   ASSERT_TRUE(InitKeys(dir, {}).ok());
   SecurityOptions client{false, dir};
   const std::string server_dir = Dir("digests_server");
-  std::system(("mkdir -p " + server_dir + " && cp " + dir + "/server.* " + dir +
-               "/tokens.sha256 " + server_dir + "/")
+  std::system(("mkdir -p " + server_dir + " && cp " + dir + "/server.* " + dir + "/tokens.sha256 " +
+               server_dir + "/")
                   .c_str());
   SecurityOptions o{false, server_dir};
   Server s(o);

@@ -77,8 +77,7 @@ void ZapHandler::Loop() {
     try {
       socket_->send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
       socket_->send(zmq::buffer(request_id), zmq::send_flags::sndmore);
-      socket_->send(ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-                    zmq::send_flags::sndmore);
+      socket_->send(ok ? zmq::str_buffer("200") : zmq::str_buffer("400"), zmq::send_flags::sndmore);
       socket_->send(ok ? zmq::str_buffer("OK") : zmq::str_buffer("key not allowed"),
                     zmq::send_flags::sndmore);
       socket_->send(zmq::buffer(user), zmq::send_flags::sndmore);

@@ -135,8 +135,7 @@ int main(int argc, char** argv) {
   app.add_option("--broadcast-metrics", broadcast_metrics)->required();
   app.add_option("--ca", ca_path, "the cluster's CA certificate (public)")->required();
   app.add_option("--learner-pub", learner_pub_path, "curve/learner.pub (public)")->required();
-  app.add_option("--broadcast-pub", broadcast_pub_path, "curve/broadcast.pub (public)")
-      ->required();
+  app.add_option("--broadcast-pub", broadcast_pub_path, "curve/broadcast.pub (public)")->required();
   app.add_option("--insider-keys", insider, "a keys folder: also play a rogue worker and grader");
   CLI11_PARSE(app, argc, argv);
   const std::string ca = ReadFile(ca_path);
@@ -155,9 +154,11 @@ int main(int argc, char** argv) {
     auto admin = r1rl::v1::Admin::NewStub(Tls(learner, ca, token));
     r1rl::v1::ControllerStatus st;
     auto s = admin->Pause(Ctx().get(), {}, &st);
-    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED, "Admin.Pause, " + who + ": " + Code(s));
+    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED,
+            "Admin.Pause, " + who + ": " + Code(s));
     s = admin->Drain(Ctx().get(), {}, &st);
-    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED, "Admin.Drain, " + who + ": " + Code(s));
+    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED,
+            "Admin.Drain, " + who + ": " + Code(s));
     r1rl::v1::CheckpointResponse ck;
     s = admin->CheckpointNow(Ctx().get(), {}, &ck);
     Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED,
@@ -165,7 +166,8 @@ int main(int argc, char** argv) {
     auto ctl = r1rl::v1::Controller::NewStub(Tls(learner, ca, token));
     r1rl::v1::RegisterResponse reg;
     s = ctl->Register(Ctx().get(), {}, &reg);
-    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED, "Controller.Register, " + who + ": " + Code(s));
+    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED,
+            "Controller.Register, " + who + ": " + Code(s));
     r1rl::v1::FetchWeightsRequest fr;
     fr.set_have_version(-1);
     auto ctx = Ctx();
@@ -184,7 +186,8 @@ int main(int argc, char** argv) {
     auto bc = r1rl::v1::ParamBroadcast::NewStub(Tls(broadcast, ca, token));
     r1rl::v1::JoinResponse jr;
     s = bc->Join(Ctx().get(), {}, &jr);
-    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED, "ParamBroadcast.Join, " + who + ": " + Code(s));
+    Refused(s.error_code() == grpc::StatusCode::UNAUTHENTICATED,
+            "ParamBroadcast.Join, " + who + ": " + Code(s));
     r1rl::v1::PublishResponse pr;
     auto pctx = Ctx();
     auto writer = bc->Publish(pctx.get(), &pr);
@@ -254,15 +257,15 @@ int main(int argc, char** argv) {
   };
   Refused(grew(learner_metrics, "r1rl_zmq_refused_total{domain=\"ingest\"}", ingest_refused_before),
           "graded groups with reward 100 pushed to the ingest: refused, counted");
-  Refused(grew(learner_metrics, "r1rl_zmq_refused_total{domain=\"rollouts\"}",
-               rollouts_refused_before),
-          "rollouts pushed by a stranger: refused, counted");
-  Refused(grew(learner_metrics, "r1rl_zmq_refused_total{domain=\"graders\"}",
-               graders_refused_before),
-          "a stranger on the graders' endpoint: refused, counted");
-  Refused(grew(broadcast_metrics, "r1rl_zmq_refused_total{domain=\"chunks\"}",
-               chunks_refused_before),
-          "a stranger on the broadcast's chunks: refused, counted");
+  Refused(
+      grew(learner_metrics, "r1rl_zmq_refused_total{domain=\"rollouts\"}", rollouts_refused_before),
+      "rollouts pushed by a stranger: refused, counted");
+  Refused(
+      grew(learner_metrics, "r1rl_zmq_refused_total{domain=\"graders\"}", graders_refused_before),
+      "a stranger on the graders' endpoint: refused, counted");
+  Refused(
+      grew(broadcast_metrics, "r1rl_zmq_refused_total{domain=\"chunks\"}", chunks_refused_before),
+      "a stranger on the broadcast's chunks: refused, counted");
   sockets.clear();
 
   std::cout << "== the HTTP edge: 40 connections that never finish their request" << std::endl;
@@ -285,10 +288,11 @@ int main(int argc, char** argv) {
     bool all_ok = true;
     for (int i = 0; i < 60; ++i) {  // 3 s: past the 2 s per-connection limit
       const auto t0 = std::chrono::steady_clock::now();
-      all_ok = all_ok && r1rl::metrics::HttpGet(learner_metrics, "/healthz", milliseconds(1000)).ok();
-      worst_ms = std::max(worst_ms, std::chrono::duration<double, std::milli>(
-                                        std::chrono::steady_clock::now() - t0)
-                                        .count());
+      all_ok =
+          all_ok && r1rl::metrics::HttpGet(learner_metrics, "/healthz", milliseconds(1000)).ok();
+      worst_ms = std::max(
+          worst_ms,
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       std::this_thread::sleep_for(milliseconds(50));
     }
     for (int fd : idle) close(fd);
@@ -341,10 +345,10 @@ int main(int argc, char** argv) {
           Metric(learner_metrics, "r1rl_controller_rejected_total{reason=\"wrong_worker\"}");
       push.send(zmq::buffer(Forged(lease, "worker-1", 1.0)), zmq::send_flags::none);
       std::this_thread::sleep_for(milliseconds(1000));
-      Refused(grew(learner_metrics,
-                   "r1rl_controller_rejected_total{reason=\"reward_out_of_range\"}",
-                   out_of_range_before),
-              "a grader's key pushing reward 100 for a live lease: refused, counted");
+      Refused(
+          grew(learner_metrics, "r1rl_controller_rejected_total{reason=\"reward_out_of_range\"}",
+               out_of_range_before),
+          "a grader's key pushing reward 100 for a live lease: refused, counted");
       Refused(grew(learner_metrics, "r1rl_controller_rejected_total{reason=\"wrong_worker\"}",
                    wrong_before),
               "a grader's key pushing a group for another worker's lease: refused, counted");
