@@ -1,14 +1,16 @@
 // LeasePrompts latency under load, and what TLS + role tokens cost it: a real controller
-// (gRPC on loopback, RocksDB buffer) and N simulated workers, each a thread with its own
-// channel that registers, then leases in a loop (heartbeat every 20 calls), as fast as the
-// controller answers. Each round runs the controller twice, plain text (security.insecure)
-// then TLS with the worker token (keys from r1rl keys init, made here), alternating so
-// both see the same machine state.
+// (gRPC on loopback, RocksDB buffer) in this process and N simulated workers in another (this
+// binary with --client; on a machine with two cores or more the controller is pinned to core
+// 0 and the workers to core 1), each worker a thread with its own channel that registers,
+// then leases in a loop (heartbeat every 20 calls), as fast as the controller answers. Each
+// round runs the controller twice, plain text (security.insecure) then TLS with the worker
+// token (keys from r1rl keys init, made here), alternating so both see the same machine
+// state. The controller's CPU per call is its process's CPU time over the calls answered.
 //
 //   build/bench/lease_bench [workers=100] [seconds=10] [prompts_per_lease=8] [rounds=3]
 //
-// Prints p50/p90/p99/max latency and calls/s per run, then the medians over rounds and the
-// TLS/plain ratios. The window is opened wide (no group ever completes here) so every call
+// Prints p50/p90/p99/max latency, calls/s and the controller's CPU per call per run, then the
+// medians over rounds and the TLS/plain ratios. The window is opened wide (no group ever completes here) so every call
 // grants leases: the controller's full path.
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -19,6 +21,10 @@
 #include <filesystem>
 #include <thread>
 
+#include <sched.h>
+#include <sys/resource.h>
+
+#include "absl/strings/str_cat.h"
 #include "lib/controller/controller_server.h"
 #include "lib/security/grpc_security.h"
 #include "lib/security/keys.h"
@@ -30,11 +36,89 @@ namespace {
 
 struct RunResult {
   double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0, calls_per_s = 0;
-  int64_t errors = 0;
+  double server_us_per_call = 0;  // the controller process's CPU time per call
+  int64_t calls = 0, errors = 0;
 };
 
-RunResult Run(const r1rl::security::SecurityOptions& security, const std::string& dir, int workers,
-              double seconds, int per_lease) {
+// The simulated workers (this binary again, `--client`): `workers` threads, each with its own
+// connection, register then lease in a closed loop for `seconds`; prints one line:
+// "calls errors seconds p50_ms p90_ms p99_ms max_ms".
+int Clients(const std::string& target, const std::string& keys_dir, int workers, double seconds,
+            int per_lease) {
+  r1rl::security::SecurityOptions security;
+  security.keys_dir = keys_dir;
+  security.insecure = keys_dir.empty();
+  std::atomic<bool> go{false}, stop{false};
+  std::vector<std::vector<double>> lat(workers);
+  std::atomic<int64_t> errors{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection per simulated worker
+      auto channel =
+          r1rl::security::OpenChannel(target, security, r1rl::security::Role::kWorker, args);
+      r1rl::v1::RegisterResponse reg;
+      std::unique_ptr<r1rl::v1::Controller::Stub> stub;
+      if (channel.ok()) {
+        stub = r1rl::v1::Controller::NewStub(*channel);
+        grpc::ClientContext c;
+        if (!stub->Register(&c, {}, &reg).ok()) stub.reset();
+      }
+      if (!stub) ++errors;
+      ++ready;
+      while (!go) std::this_thread::yield();
+      for (int n = 0; stub && !stop; ++n) {
+        if (n % 20 == 19) {
+          grpc::ClientContext c;
+          r1rl::v1::HeartbeatRequest hr;
+          hr.set_worker_id(reg.worker_id());
+          r1rl::v1::HeartbeatResponse hresp;
+          (void)stub->Heartbeat(&c, hr, &hresp);
+        }
+        grpc::ClientContext c;
+        r1rl::v1::LeasePromptsRequest req;
+        req.set_worker_id(reg.worker_id());
+        req.set_max_prompts(per_lease);
+        r1rl::v1::LeasePromptsResponse resp;
+        const auto t0 = Clock::now();
+        const grpc::Status s = stub->LeasePrompts(&c, req, &resp);
+        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (!s.ok() || resp.leases_size() != per_lease) ++errors;
+        lat[w].push_back(dt);
+      }
+    });
+  }
+  while (ready < workers) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto start = Clock::now();
+  go = true;
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0
+                       : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] * 1e3;
+  };
+  std::printf("%zu %lld %.6f %.6f %.6f %.6f %.6f\n", all.size(),
+              static_cast<long long>(errors.load()), elapsed, pct(0.5), pct(0.9), pct(0.99),
+              all.empty() ? 0.0 : all.back() * 1e3);
+  return 0;
+}
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+RunResult Run(const std::string& self, const r1rl::security::SecurityOptions& security,
+              const std::string& dir, int workers, double seconds, int per_lease) {
   std::string jsonl;
   for (int i = 0; i < 10000; ++i) {
     jsonl += "{\"prompt\": \"" + std::to_string(i) +
@@ -58,75 +142,38 @@ RunResult Run(const r1rl::security::SecurityOptions& security, const std::string
     std::exit(1);
   }
   const std::string target = "127.0.0.1:" + std::to_string((*controller)->grpc_port());
-  std::atomic<bool> go{false}, stop{false};
-  std::vector<std::vector<double>> lat(workers);
-  std::atomic<int64_t> errors{0};
-  std::vector<std::thread> threads;
-  for (int w = 0; w < workers; ++w) {
-    threads.emplace_back([&, w] {
-      grpc::ChannelArguments args;
-      args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection per simulated worker
-      auto channel =
-          r1rl::security::OpenChannel(target, security, r1rl::security::Role::kWorker, args);
-      if (!channel.ok()) {
-        ++errors;
-        return;
-      }
-      auto stub = r1rl::v1::Controller::NewStub(*channel);
-      r1rl::v1::RegisterRequest rr;
-      r1rl::v1::RegisterResponse reg;
-      {
-        grpc::ClientContext c;
-        if (!stub->Register(&c, rr, &reg).ok()) {
-          ++errors;
-          return;
-        }
-      }
-      while (!go) std::this_thread::yield();
-      for (int n = 0; !stop; ++n) {
-        if (n % 20 == 19) {
-          grpc::ClientContext c;
-          r1rl::v1::HeartbeatRequest hr;
-          hr.set_worker_id(reg.worker_id());
-          r1rl::v1::HeartbeatResponse hresp;
-          (void)stub->Heartbeat(&c, hr, &hresp);
-        }
-        grpc::ClientContext c;
-        r1rl::v1::LeasePromptsRequest req;
-        req.set_worker_id(reg.worker_id());
-        req.set_max_prompts(per_lease);
-        r1rl::v1::LeasePromptsResponse resp;
-        const auto t0 = Clock::now();
-        const grpc::Status s = stub->LeasePrompts(&c, req, &resp);
-        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (!s.ok() || resp.leases_size() != per_lease) ++errors;
-        lat[w].push_back(dt);
-      }
-    });
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const auto start = Clock::now();
-  go = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  stop = true;
-  for (auto& t : threads) t.join();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
-  std::sort(all.begin(), all.end());
-  auto pct = [&](double p) {
-    return all.empty() ? 0.0
-                       : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))] * 1e3;
-  };
-  controller->reset();
+  // The workers on the other core (when there are two), so the controller's CPU is its own.
+  const std::string cmd = absl::StrCat(self, " --client ", target, " '",
+                                       security.insecure ? "" : security.keys_dir, "' ", workers,
+                                       " ", seconds, " ", per_lease);
+  const double cpu0 = CpuSeconds();
+  FILE* p = popen(cmd.c_str(), "r");
+  long long calls = 0, errors = 0;
   RunResult r;
-  r.p50_ms = pct(0.5);
-  r.p90_ms = pct(0.9);
-  r.p99_ms = pct(0.99);
-  r.max_ms = all.empty() ? 0.0 : all.back() * 1e3;
-  r.calls_per_s = static_cast<double>(all.size()) / elapsed;
+  double elapsed = 0;
+  const int got = std::fscanf(p, "%lld %lld %lf %lf %lf %lf %lf", &calls, &errors, &elapsed,
+                              &r.p50_ms, &r.p90_ms, &r.p99_ms, &r.max_ms);
+  const int status = pclose(p);
+  const double cpu = CpuSeconds() - cpu0;
+  controller->reset();
+  if (got != 7 || status != 0) {
+    std::fprintf(stderr, "lease_bench: the client process failed (%s)\n", cmd.c_str());
+    std::exit(1);
+  }
+  r.calls = calls;
   r.errors = errors;
+  r.calls_per_s = static_cast<double>(calls) / elapsed;
+  // The controller's CPU includes the clients' registration and start-up (a few ms): small
+  // next to a run's thousands of calls.
+  r.server_us_per_call = calls > 0 ? cpu / static_cast<double>(calls) * 1e6 : 0;
   return r;
+}
+
+void Pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  (void)sched_setaffinity(0, sizeof(set), &set);
 }
 
 double Median(std::vector<double> v) {
@@ -138,6 +185,11 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
+  const bool two_cores = std::thread::hardware_concurrency() >= 2;
+  if (argc == 7 && std::string(argv[1]) == "--client") {
+    if (two_cores) Pin(1);
+    return Clients(argv[2], argv[3], std::atoi(argv[4]), std::atof(argv[5]), std::atoi(argv[6]));
+  }
   const int workers = argc > 1 ? std::atoi(argv[1]) : 100;
   const double seconds = argc > 2 ? std::atof(argv[2]) : 10.0;
   const int per_lease = argc > 3 ? std::atoi(argv[3]) : 8;
@@ -148,6 +200,8 @@ int main(int argc, char** argv) {
                  "[rounds>=1]\n");
     return 2;
   }
+  if (two_cores) Pin(0);  // the controller; the workers' process takes core 1
+  const std::string self = std::filesystem::canonical("/proc/self/exe").string();
   const std::string dir =
       std::filesystem::temp_directory_path() / ("r1rl_lease_bench_" + std::to_string(getpid()));
   r1rl::security::SecurityOptions plain, tls;
@@ -158,31 +212,37 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf(
-      "LeasePrompts, %d simulated workers, %d prompts per call, %.1f s per run, %d rounds\n",
-      workers, per_lease, seconds, rounds);
-  std::vector<double> p50[2], p99[2], rate[2];
+      "LeasePrompts, %d simulated workers (a process of their own%s), %d prompts per call, "
+      "%.1f s per run, %d rounds\n",
+      workers, two_cores ? " on core 1; the controller on core 0" : "", per_lease, seconds,
+      rounds);
+  std::vector<double> p50[2], p99[2], rate[2], cpu[2];
   int64_t errors = 0;
   for (int round = 0; round < rounds; ++round) {
     for (int mode = 0; mode < 2; ++mode) {
-      const RunResult r = Run(mode == 0 ? plain : tls, dir, workers, seconds, per_lease);
+      const RunResult r = Run(self, mode == 0 ? plain : tls, dir, workers, seconds, per_lease);
       std::printf(
-          "  round %d %-9s: %.0f calls/s (%.0f prompts/s), latency ms p50 %.3f  p90 %.3f  "
-          "p99 %.3f  max %.3f, %lld errors\n",
-          round + 1, mode == 0 ? "plain" : "TLS+token", r.calls_per_s, r.calls_per_s * per_lease,
-          r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms, static_cast<long long>(r.errors));
+          "  round %d %-9s: %.0f calls/s, latency ms p50 %.3f  p90 %.3f  p99 %.3f  max %.3f, "
+          "controller CPU %.1f us/call, %lld errors\n",
+          round + 1, mode == 0 ? "plain" : "TLS+token", r.calls_per_s, r.p50_ms, r.p90_ms,
+          r.p99_ms, r.max_ms, r.server_us_per_call, static_cast<long long>(r.errors));
       p50[mode].push_back(r.p50_ms);
       p99[mode].push_back(r.p99_ms);
       rate[mode].push_back(r.calls_per_s);
+      cpu[mode].push_back(r.server_us_per_call);
       errors += r.errors;
     }
   }
-  std::printf("median plain:     p50 %.3f ms, p99 %.3f ms, %.0f calls/s\n", Median(p50[0]),
-              Median(p99[0]), Median(rate[0]));
-  std::printf("median TLS+token: p50 %.3f ms, p99 %.3f ms, %.0f calls/s\n", Median(p50[1]),
-              Median(p99[1]), Median(rate[1]));
-  std::printf("TLS+token / plain: p50 latency %.2fx, p99 latency %.2fx, calls/s %.2fx\n",
-              Median(p50[1]) / Median(p50[0]), Median(p99[1]) / Median(p99[0]),
-              Median(rate[1]) / Median(rate[0]));
+  for (int mode = 0; mode < 2; ++mode) {
+    std::printf("median %-9s: p50 %.3f ms, p99 %.3f ms, %.0f calls/s, controller %.1f us/call\n",
+                mode == 0 ? "plain" : "TLS+token", Median(p50[mode]), Median(p99[mode]),
+                Median(rate[mode]), Median(cpu[mode]));
+  }
+  std::printf(
+      "TLS+token / plain: p50 latency %.2fx, p99 latency %.2fx, calls/s %.2fx, controller CPU "
+      "per call %.2fx\n",
+      Median(p50[1]) / Median(p50[0]), Median(p99[1]) / Median(p99[0]),
+      Median(rate[1]) / Median(rate[0]), Median(cpu[1]) / Median(cpu[0]));
   std::filesystem::remove_all(dir);
   return errors == 0 ? 0 : 1;
 }
