@@ -10,19 +10,18 @@
 //   build/bench/lease_bench [workers=100] [seconds=10] [prompts_per_lease=8] [rounds=3]
 //
 // Prints p50/p90/p99/max latency, calls/s and the controller's CPU per call per run, then the
-// medians over rounds and the TLS/plain ratios. The window is opened wide (no group ever completes here) so every call
-// grants leases: the controller's full path.
+// medians over rounds and the TLS/plain ratios. The window is opened wide (no group ever completes
+// here) so every call grants leases: the controller's full path.
 #include <grpcpp/grpcpp.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
-
-#include <sched.h>
-#include <sys/resource.h>
 
 #include "absl/strings/str_cat.h"
 #include "lib/controller/controller_server.h"
@@ -143,9 +142,9 @@ RunResult Run(const std::string& self, const r1rl::security::SecurityOptions& se
   }
   const std::string target = "127.0.0.1:" + std::to_string((*controller)->grpc_port());
   // The workers on the other core (when there are two), so the controller's CPU is its own.
-  const std::string cmd = absl::StrCat(self, " --client ", target, " '",
-                                       security.insecure ? "" : security.keys_dir, "' ", workers,
-                                       " ", seconds, " ", per_lease);
+  const std::string cmd =
+      absl::StrCat(self, " --client ", target, " '", security.insecure ? "" : security.keys_dir,
+                   "' ", workers, " ", seconds, " ", per_lease);
   const double cpu0 = CpuSeconds();
   FILE* p = popen(cmd.c_str(), "r");
   long long calls = 0, errors = 0;
@@ -214,8 +213,7 @@ int main(int argc, char** argv) {
   std::printf(
       "LeasePrompts, %d simulated workers (a process of their own%s), %d prompts per call, "
       "%.1f s per run, %d rounds\n",
-      workers, two_cores ? " on core 1; the controller on core 0" : "", per_lease, seconds,
-      rounds);
+      workers, two_cores ? " on core 1; the controller on core 0" : "", per_lease, seconds, rounds);
   std::vector<double> p50[2], p99[2], rate[2], cpu[2];
   int64_t errors = 0;
   for (int round = 0; round < rounds; ++round) {
@@ -224,8 +222,8 @@ int main(int argc, char** argv) {
       std::printf(
           "  round %d %-9s: %.0f calls/s, latency ms p50 %.3f  p90 %.3f  p99 %.3f  max %.3f, "
           "controller CPU %.1f us/call, %lld errors\n",
-          round + 1, mode == 0 ? "plain" : "TLS+token", r.calls_per_s, r.p50_ms, r.p90_ms,
-          r.p99_ms, r.max_ms, r.server_us_per_call, static_cast<long long>(r.errors));
+          round + 1, mode == 0 ? "plain" : "TLS+token", r.calls_per_s, r.p50_ms, r.p90_ms, r.p99_ms,
+          r.max_ms, r.server_us_per_call, static_cast<long long>(r.errors));
       p50[mode].push_back(r.p50_ms);
       p99[mode].push_back(r.p99_ms);
       rate[mode].push_back(r.calls_per_s);
