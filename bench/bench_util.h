@@ -24,6 +24,13 @@ inline double MedianSeconds(int runs, const std::function<void()>& fn) {
   return t[t.size() / 2];
 }
 
+// The median of `v` (0 when empty).
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // Peak resident set size of this process so far, in bytes.
 inline double PeakRssBytes() {
   rusage usage{};

@@ -129,11 +129,6 @@ struct Result {
   double rss = 0, adam = 0;  // rank 0's peak RSS and Adam state, bytes
 };
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
 Result Launch(const std::string& self, int world, int threads, const std::string& model,
               double bucket_mb, bool zero, bool overlap, int steps, int rows, int tokens) {
   const int port = 29000 + static_cast<int>(getpid() % 2000);

@@ -19,6 +19,8 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "bench/bench_controller.h"
+#include "bench/bench_util.h"
 #include "lib/controller/controller_server.h"
 #include "lib/security/curve_keys.h"
 #include "lib/security/grpc_security.h"
@@ -26,6 +28,7 @@
 #include "r1rl/v1/controller.grpc.pb.h"
 
 using Clock = std::chrono::steady_clock;
+using r1rl::bench::Median;
 
 namespace {
 
@@ -36,24 +39,8 @@ struct RunResult {
 
 RunResult Run(const r1rl::security::SecurityOptions& security, const std::string& dir, int groups,
               int pushers, int tokens, int group_size) {
-  std::string jsonl;
-  for (int i = 0; i < groups; ++i) {
-    jsonl += "{\"prompt\": \"" + std::to_string(i) +
-             "+1=\", \"reward\": {\"kind\": \"math\", \"answer\": \"" + std::to_string(i + 1) +
-             "\"}}\n";
-  }
-  auto dataset = r1rl::learner::PromptDataset::Parse(jsonl, "bench.jsonl");
-  r1rl::learner::ControllerOptions o;
-  o.grpc_address = "127.0.0.1:0";
-  o.rollouts_address = o.graders_address = o.ingest_address = "tcp://127.0.0.1:*";
-  o.metrics_address = "127.0.0.1:0";
-  o.buffer_path = dir + "/buffer";
-  o.group_size = group_size;
-  o.leases.groups_per_step = int64_t{1} << 40;
-  o.leases.lease_duration = std::chrono::hours(1);
-  o.security = security;
-  std::filesystem::remove_all(o.buffer_path);
-  auto controller = r1rl::learner::ControllerServer::Start(o, std::move(*dataset));
+  auto controller = r1rl::bench::StartBenchController(security, dir, groups, group_size,
+                                                      /*endless=*/false);
   if (!controller.ok()) {
     std::fprintf(stderr, "%s\n", std::string(controller.status().message()).c_str());
     std::exit(1);
@@ -113,11 +100,7 @@ RunResult Run(const r1rl::security::SecurityOptions& security, const std::string
     threads.emplace_back([&, p] {
       zmq::socket_t push(ctx, zmq::socket_type::push);
       push.set(zmq::sockopt::linger, 60000);
-      if (curve->enabled()) {
-        push.set(zmq::sockopt::curve_secretkey, curve->secret_key);
-        push.set(zmq::sockopt::curve_publickey, curve->public_key);
-        push.set(zmq::sockopt::curve_serverkey, curve->server_key);
-      }
+      r1rl::transport::SetCurve(push, *curve, /*bind=*/false);
       push.connect(endpoint);
       while (!go) std::this_thread::yield();
       for (size_t i = static_cast<size_t>(p); i < messages.size();
@@ -144,11 +127,6 @@ RunResult Run(const r1rl::security::SecurityOptions& security, const std::string
   r.groups_per_s = groups / secs;
   r.mb_per_s = static_cast<double>(bytes) / secs / 1e6;
   return r;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 }  // namespace

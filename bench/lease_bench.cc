@@ -24,12 +24,15 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "bench/bench_controller.h"
+#include "bench/bench_util.h"
 #include "lib/controller/controller_server.h"
 #include "lib/security/grpc_security.h"
 #include "lib/security/keys.h"
 #include "r1rl/v1/controller.grpc.pb.h"
 
 using Clock = std::chrono::steady_clock;
+using r1rl::bench::Median;
 
 namespace {
 
@@ -118,24 +121,8 @@ double CpuSeconds() {
 
 RunResult Run(const std::string& self, const r1rl::security::SecurityOptions& security,
               const std::string& dir, int workers, double seconds, int per_lease) {
-  std::string jsonl;
-  for (int i = 0; i < 10000; ++i) {
-    jsonl += "{\"prompt\": \"" + std::to_string(i) +
-             "+1=\", \"reward\": {\"kind\": \"math\", \"answer\": \"" + std::to_string(i + 1) +
-             "\"}}\n";
-  }
-  auto dataset = r1rl::learner::PromptDataset::Parse(jsonl, "bench.jsonl");
-  dataset->set_epochs(0);
-  r1rl::learner::ControllerOptions o;
-  o.grpc_address = "127.0.0.1:0";
-  o.rollouts_address = o.graders_address = o.ingest_address = "tcp://127.0.0.1:*";
-  o.metrics_address = "127.0.0.1:0";
-  o.buffer_path = dir + "/buffer";
-  o.leases.groups_per_step = int64_t{1} << 40;
-  o.leases.lease_duration = std::chrono::hours(1);
-  o.security = security;
-  std::filesystem::remove_all(o.buffer_path);
-  auto controller = r1rl::learner::ControllerServer::Start(o, std::move(*dataset));
+  // 10,000 prompts cycled: every call grants leases (r1rl::learner's default G of 8).
+  auto controller = r1rl::bench::StartBenchController(security, dir, 10000, 8, /*endless=*/true);
   if (!controller.ok()) {
     std::fprintf(stderr, "%s\n", std::string(controller.status().message()).c_str());
     std::exit(1);
@@ -173,11 +160,6 @@ void Pin(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   (void)sched_setaffinity(0, sizeof(set), &set);
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
 }
 
 }  // namespace

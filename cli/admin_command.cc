@@ -12,14 +12,13 @@
 // grpc.health.v1.Health (learner, worker, grader): exit 0 when SERVING, for probes and scripts.
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/client_security.h"
+#include "cli/cluster_processes.h"
 #include "cli/command.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -41,17 +40,16 @@ struct AdminFlags {
 // --controller, else the learner's gRPC address in runs/<name>/cluster.json.
 absl::StatusOr<std::string> ControllerAddress(const AdminFlags& f) {
   if (!f.controller.empty()) return f.controller;
-  const std::string path = "runs/" + f.name + "/cluster.json";
-  std::ifstream in(path);
-  if (!in)
+  auto j = ReadClusterTable(f.name);
+  if (absl::IsNotFound(j.status())) {
     return absl::NotFoundError(
-        absl::StrCat("no cluster named ", f.name, " (", path, "); or give --controller host:port"));
-  const auto j = nlohmann::json::parse(in, nullptr, false);
-  if (!j.is_object() || !j.contains("services") || j["services"].empty() ||
-      !j["services"][0].contains("grpc")) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": no learner gRPC address in it"));
+        absl::StrCat(j.status().message(), "; or give --controller host:port"));
   }
-  return j["services"][0]["grpc"].get<std::string>();
+  if (!j.ok() || (*j)["services"].empty() || !(*j)["services"][0].contains("grpc")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("runs/", f.name, "/cluster.json: no learner gRPC address in it"));
+  }
+  return (*j)["services"][0]["grpc"].get<std::string>();
 }
 
 std::string ToJson(const google::protobuf::Message& m) {

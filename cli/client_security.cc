@@ -1,9 +1,7 @@
 #include "cli/client_security.h"
 
-#include <fstream>
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
+#include "cli/cluster_processes.h"
 
 namespace r1rl::cli {
 
@@ -25,17 +23,17 @@ absl::StatusOr<security::SecurityOptions> ClientSecurityFlags::Resolve(
   if (!keys_dir.empty()) {
     o.keys_dir = keys_dir;
   } else {
-    const std::string path = absl::StrCat("runs/", name, "/cluster.json");
-    std::ifstream in(path);
-    const auto j = in ? nlohmann::json::parse(in, nullptr, false) : nlohmann::json();
-    if (!j.is_object() || !j.contains("security")) {
+    auto j = ReadClusterTable(name);
+    if (!j.ok() || !j->contains("security")) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--keys = \"\": no keys folder given and no cluster ", name, " (", path,
-          ") recorded one; pass --keys DIR (or --insecure for a security.insecure cluster)"));
+          "--keys = \"\": no keys folder given and no cluster ", name, " (runs/", name,
+          "/cluster.json) recorded one; pass --keys DIR (or --insecure for a security.insecure "
+          "cluster)"));
     }
-    o.insecure = j["security"].value("insecure", false);
-    o.keys_dir = j["security"].value("keys_dir", "");
-    o.mtls = o.mtls || j["security"].value("mtls", false);
+    const auto& recorded = (*j)["security"];
+    o.insecure = recorded.value("insecure", false);
+    o.keys_dir = recorded.value("keys_dir", "");
+    o.mtls = o.mtls || recorded.value("mtls", false);
   }
   if (absl::Status s = security::Validate(o); !s.ok()) return s;
   return o;

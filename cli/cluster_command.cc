@@ -59,19 +59,6 @@ struct ClusterFlags {
 
 std::string RunDir(const std::string& name) { return "runs/" + name; }
 
-absl::StatusOr<Json> ReadTable(const std::string& name) {
-  std::ifstream in(RunDir(name) + "/cluster.json");
-  if (!in)
-    return absl::NotFoundError(
-        absl::StrCat("no cluster named ", name, " (", RunDir(name), "/cluster.json)"));
-  Json j = Json::parse(in, nullptr, false);
-  if (!j.is_object() || !j.contains("services")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(RunDir(name), "/cluster.json: not a cluster table"));
-  }
-  return j;
-}
-
 bool AnyAlive(const Json& table) {
   for (const auto& s : table["services"]) {
     if (Alive(s.value("pid", 0))) return true;
@@ -86,7 +73,7 @@ std::string ShippedBase() {
 }
 
 int Down(const std::string& name, bool quiet) {
-  auto table = ReadTable(name);
+  auto table = ReadClusterTable(name);
   if (!table.ok()) return Fail("cluster down", table.status());
   // Workers first (nothing more is sampled), then graders, then the learner (it saves), then
   // the broadcast.
@@ -121,7 +108,7 @@ int Up(const ClusterFlags& f) {
   if (f.learners < 1 || f.learners > 64)
     return Fail("cluster up", absl::InvalidArgumentError(
                                   absl::StrCat("--learners = ", f.learners, ": must be in 1..64")));
-  if (auto old = ReadTable(f.name); old.ok() && AnyAlive(*old)) {
+  if (auto old = ReadClusterTable(f.name); old.ok() && AnyAlive(*old)) {
     return Fail("cluster up",
                 absl::FailedPreconditionError(absl::StrCat(
                     "cluster ", f.name, " is up (r1rl cluster status/down --name ", f.name, ")")));
@@ -339,7 +326,7 @@ double Get(const metrics::Samples& s, const std::string& key) {
 }
 
 int Status(const ClusterFlags& f) {
-  auto table = ReadTable(f.name);
+  auto table = ReadClusterTable(f.name);
   if (!table.ok()) return Fail("cluster status", table.status());
   Json out = Json::array();
   // The metrics token, when the cluster's /metrics asks for one.

@@ -15,6 +15,17 @@
 
 namespace r1rl::cli {
 
+absl::StatusOr<nlohmann::ordered_json> ReadClusterTable(const std::string& name) {
+  const std::string path = absl::StrCat("runs/", name, "/cluster.json");
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("no cluster named ", name, " (", path, ")"));
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(in, nullptr, false);
+  if (!j.is_object() || !j.contains("services")) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a cluster table"));
+  }
+  return j;
+}
+
 absl::StatusOr<int> FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

@@ -1,11 +1,13 @@
 // Local processes for `r1rl cluster`: free loopback ports, detached children with their logs
-// in files, liveness, and a stop that escalates from SIGTERM to SIGKILL.
+// in files, liveness, a stop that escalates from SIGTERM to SIGKILL, and the table of a
+// cluster's processes (runs/<name>/cluster.json) that `cluster`, `admin` and `health` read.
 #ifndef R1RL_CLI_CLUSTER_PROCESSES_H_
 #define R1RL_CLI_CLUSTER_PROCESSES_H_
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,10 @@ bool Alive(pid_t pid);
 
 // SIGTERM, then SIGKILL after `grace`. True when it had to kill.
 bool Stop(pid_t pid, std::chrono::milliseconds grace);
+
+// runs/<name>/cluster.json, as `r1rl cluster up` wrote it: NotFound when there is none,
+// InvalidArgument when it is not a cluster table (no "services").
+absl::StatusOr<nlohmann::ordered_json> ReadClusterTable(const std::string& name);
 
 }  // namespace r1rl::cli
 

@@ -275,12 +275,8 @@ struct Receiver::State {
         dealer->set(zmq::sockopt::maxmsgsize,
                     static_cast<int64_t>(m.chunk_bytes()) + int64_t{4096});
         // CurveZMQ: the chain's root is the service (its own key), every other parent a worker.
-        const transport::CurveKeys& keys = parent_now.id() == "root" ? to_root : to_relay;
-        if (keys.enabled()) {
-          dealer->set(zmq::sockopt::curve_secretkey, keys.secret_key);
-          dealer->set(zmq::sockopt::curve_publickey, keys.public_key);
-          dealer->set(zmq::sockopt::curve_serverkey, keys.server_key);
-        }
+        transport::SetCurve(*dealer, parent_now.id() == "root" ? to_root : to_relay,
+                            /*bind=*/false);
         try {
           dealer->connect(parent_now.endpoint());
         } catch (const zmq::error_t& e) {

@@ -107,9 +107,7 @@ class ControllerTest : public ::testing::Test {
   void SetCurve(zmq::socket_t& s, const std::string& role) {
     auto keys = security::CurveClient(security_, role, "learner");
     ASSERT_TRUE(keys.ok()) << keys.status();
-    s.set(zmq::sockopt::curve_secretkey, keys->secret_key);
-    s.set(zmq::sockopt::curve_publickey, keys->public_key);
-    s.set(zmq::sockopt::curve_serverkey, keys->server_key);
+    transport::SetCurve(s, *keys, /*bind=*/false);
   }
   void Push(const std::string& bytes) { push_.send(zmq::buffer(bytes), zmq::send_flags::none); }
   // Waits until the controller has seen `n` more messages (ingested, duplicate or rejected).
@@ -201,9 +199,7 @@ TEST_F(ControllerTest, TheIngestAdmitsGraderKeysOnly) {
     auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::push);
     s->set(zmq::sockopt::linger, 0);
     if (kind == 1) {  // a key of its own
-      s->set(zmq::sockopt::curve_secretkey, std::string(secret));
-      s->set(zmq::sockopt::curve_publickey, std::string(pub));
-      s->set(zmq::sockopt::curve_serverkey, learner);
+      transport::SetCurve(*s, {pub, secret, learner, ""}, /*bind=*/false);
     } else if (kind == 2) {  // a worker's key
       SetCurve(*s, "worker");
     }

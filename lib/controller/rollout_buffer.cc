@@ -34,8 +34,7 @@ uint64_t ParseSequence(const rocksdb::Slice& s) {
 // acknowledged is lost); other failures are Internal.
 absl::Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return absl::OkStatus();
-  if (s.IsNoSpace() || s.subcode() == rocksdb::Status::kNoSpace ||
-      s.ToString().find("No space left") != std::string::npos) {
+  if (s.IsNoSpace() || s.ToString().find("No space left") != std::string::npos) {
     return absl::ResourceExhaustedError(absl::StrCat(what, ": the disk is full (", s.ToString(),
                                                      "); writes resume once space returns"));
   }
@@ -63,20 +62,24 @@ struct RolloutBuffer::Impl {
   bool write_failed = false;
   std::chrono::steady_clock::time_point last_resume{};
 
-  // Under mu: OK when writes may go ahead: enough free space, and no failed write that
-  // RocksDB has not recovered from.
-  absl::Status RecoverLocked() {
+  // OK while the disk keeps the reserve: checked before each ingest (what grows the
+  // buffer), not before commits and meta, which are small and free space.
+  absl::Status CheckFreeSpace() const {
     struct statvfs fs {};
-    if (options.min_free_bytes > 0 && ::statvfs(options.path.c_str(), &fs) == 0) {
-      const int64_t free_bytes =
-          static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
-      if (free_bytes < options.min_free_bytes) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "rollout buffer: the disk is full: ", free_bytes >> 20, " MiB free under ",
-            options.path, ", below the ", options.min_free_bytes >> 20,
-            " MiB reserve (learner.buffer_min_free_mb); ingest resumes once space returns"));
-      }
+    if (options.min_free_bytes <= 0 || ::statvfs(options.path.c_str(), &fs) != 0) {
+      return absl::OkStatus();
     }
+    const int64_t free_bytes =
+        static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+    if (free_bytes >= options.min_free_bytes) return absl::OkStatus();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "rollout buffer: the disk is full: ", free_bytes >> 20, " MiB free under ", options.path,
+        ", below the ", options.min_free_bytes >> 20,
+        " MiB reserve (learner.buffer_min_free_mb); ingest resumes once space returns"));
+  }
+
+  // Under mu: OK when RocksDB takes writes (no failed write it has not recovered from).
+  absl::Status RecoverLocked() {
     if (!write_failed) return absl::OkStatus();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_resume < std::chrono::seconds(1)) {
@@ -164,6 +167,7 @@ absl::StatusOr<IngestResult> RolloutBuffer::Ingest(const v1::RolloutGroup& group
     return IngestResult::kDuplicate;
   }
   if (!s.IsNotFound()) return FromRocks(s, "rollout buffer: reading the lease index");
+  if (absl::Status r = impl_->CheckFreeSpace(); !r.ok()) return r;
   if (absl::Status r = impl_->RecoverLocked(); !r.ok()) return r;
   const uint64_t seq = impl_->next_sequence;
   rocksdb::WriteBatch batch;

@@ -13,12 +13,8 @@ std::string WorkerRegistry::Register(std::string id, const std::string& host,
     auto it = seen_.find(candidate);
     return it != seen_.end() && now - it->second <= horizon_;
   };
-  if (id.empty()) {
-    do {
-      id = absl::StrCat("worker-", next_++);
-    } while (live(id));
-  } else if (live(id)) {
-    const std::string base = id;
+  if (id.empty() || live(id)) {
+    const std::string base = id.empty() ? "worker" : id;
     do {
       id = absl::StrCat(base, "-", next_++);
     } while (live(id));

@@ -190,21 +190,18 @@ void Exposer::Serve() {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) break;
         if (static_cast<int>(conns.size()) >= options_.max_connections) {
-          // Full: close the oldest connection still sending its request (an idle one).
-          size_t oldest = conns.size();
-          for (size_t i = 0; i < conns.size(); ++i) {
-            if (!conns[i].answering() &&
-                (oldest == conns.size() || conns[i].deadline < conns[oldest].deadline)) {
-              oldest = i;
-            }
-          }
-          if (oldest == conns.size()) {
-            ::close(fd);  // every slot is writing an answer: refuse the newcomer
-            ++dropped_evicted_;
+          // Full: the oldest connection still sending its request (an idle one) makes room;
+          // when every slot is writing an answer, the newcomer is refused.
+          ++dropped_evicted_;
+          const auto oldest = std::min_element(
+              conns.begin(), conns.end(), [](const Connection& a, const Connection& b) {
+                return !a.answering() && (b.answering() || a.deadline < b.deadline);
+              });
+          if (oldest->answering()) {
+            ::close(fd);
             continue;
           }
-          ++dropped_evicted_;
-          close_at(oldest);
+          close_at(static_cast<size_t>(oldest - conns.begin()));
         }
         Connection c;
         c.fd = fd;

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "lib/security/security_options.h"
+
 namespace r1rl::runtime {
 namespace {
 std::atomic<bool>* g_stop = nullptr;
@@ -33,11 +35,9 @@ ServiceStart StartService(int argc, char** argv, const std::string& name,
   spdlog::set_default_logger(spdlog::stderr_color_mt(name));
   spdlog::set_level(spdlog::level::from_str(cfg->GetString("runtime.log_level")));
   signal(SIGPIPE, SIG_IGN);
-  if (cfg->GetBool("security.insecure")) {
-    spdlog::warn(
-        "security.insecure = true: no TLS, no tokens, no CurveZMQ; anyone who can reach this "
-        "process's ports can steer training (r1rl_security_insecure is 1 on /metrics)");
-  }
+  security::SecurityOptions security;
+  security.insecure = cfg->GetBool("security.insecure");
+  if (security.insecure) spdlog::warn("{}", security::InsecureWarning(security, name));
   start.config = std::move(*cfg);
   return start;
 }

@@ -24,6 +24,18 @@ absl::StatusOr<std::string> FirstKey(const std::string& path) {
   return key;
 }
 
+// `self`'s own key pair into k (plain-text settings stay when security.insecure).
+absl::Status OwnPair(const SecurityOptions& options, const std::string& self,
+                     transport::CurveKeys* k) {
+  auto pub = FirstKey(options.Path(absl::StrCat("curve/", self, ".pub")));
+  if (!pub.ok()) return pub.status();
+  auto secret = FirstKey(options.Path(absl::StrCat("curve/", self, ".key")));
+  if (!secret.ok()) return secret.status();
+  k->public_key = *pub;
+  k->secret_key = *secret;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::set<std::string>> CurvePublicKeys(const SecurityOptions& options,
@@ -52,12 +64,7 @@ absl::StatusOr<transport::CurveKeys> CurveServer(const SecurityOptions& options,
                                                  const std::string& zap_domain) {
   transport::CurveKeys k;
   if (options.insecure) return k;
-  auto pub = FirstKey(options.Path(absl::StrCat("curve/", self, ".pub")));
-  if (!pub.ok()) return pub.status();
-  auto secret = FirstKey(options.Path(absl::StrCat("curve/", self, ".key")));
-  if (!secret.ok()) return secret.status();
-  k.public_key = *pub;
-  k.secret_key = *secret;
+  if (absl::Status s = OwnPair(options, self, &k); !s.ok()) return s;
   k.zap_domain = zap_domain;
   return k;
 }
@@ -67,14 +74,9 @@ absl::StatusOr<transport::CurveKeys> CurveClient(const SecurityOptions& options,
                                                  const std::string& server_role) {
   transport::CurveKeys k;
   if (options.insecure) return k;
-  auto pub = FirstKey(options.Path(absl::StrCat("curve/", self, ".pub")));
-  if (!pub.ok()) return pub.status();
-  auto secret = FirstKey(options.Path(absl::StrCat("curve/", self, ".key")));
-  if (!secret.ok()) return secret.status();
+  if (absl::Status s = OwnPair(options, self, &k); !s.ok()) return s;
   auto server = FirstKey(options.Path(absl::StrCat("curve/", server_role, ".pub")));
   if (!server.ok()) return server.status();
-  k.public_key = *pub;
-  k.secret_key = *secret;
   k.server_key = *server;
   return k;
 }

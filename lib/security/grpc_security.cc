@@ -12,8 +12,6 @@
 namespace r1rl::security {
 namespace {
 
-constexpr char kRoleProperty[] = "r1rl.role";
-
 class TokenProcessor : public grpc::AuthMetadataProcessor {
  public:
   TokenProcessor(std::map<std::string, Role> digests, metrics::Family<metrics::Counter>* refused)
@@ -21,7 +19,7 @@ class TokenProcessor : public grpc::AuthMetadataProcessor {
 
   bool IsBlocking() const override { return false; }  // a map lookup: no thread needed
 
-  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context,
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* /*context*/,
                        OutputMetadata* consumed, OutputMetadata* /*response*/) override {
     std::string method = "unknown";
     if (auto p = metadata.find(":path"); p != metadata.end()) {
@@ -45,7 +43,6 @@ class TokenProcessor : public grpc::AuthMetadataProcessor {
                     absl::StrCat("the ", RoleName(found->second), " role may not call ", method));
     }
     consumed->insert({"authorization", value});
-    context->AddProperty(kRoleProperty, RoleName(found->second));
     return grpc::Status::OK;
   }
 

@@ -1,6 +1,7 @@
 #include "lib/security/keys.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -9,12 +10,12 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
 
@@ -44,19 +45,27 @@ absl::Status OpenSslError(const std::string& what) {
   return absl::InternalError(absl::StrCat("keys: ", what, ": ", buf));
 }
 
+// Created with `mode` (then set exactly, whatever the umask), so a secret is never readable
+// by others, even for a moment.
 absl::Status WriteFile(const std::string& path, const std::string& data, mode_t mode) {
   ::unlink(path.c_str());
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrCat(path, ": cannot be written"));
-    out << data;
-    if (!out.flush()) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0 || ::fchmod(fd, mode) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot be written (", why, ")"));
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      ::close(fd);
       return absl::ResourceExhaustedError(absl::StrCat(path, ": write failed (disk full?)"));
     }
+    done += static_cast<size_t>(w);
   }
-  if (::chmod(path.c_str(), mode) != 0) {
-    return absl::PermissionDeniedError(absl::StrCat(path, ": chmod: ", std::strerror(errno)));
-  }
+  ::close(fd);
   return absl::OkStatus();
 }
 

@@ -149,7 +149,8 @@ std::string InsecureWarning(const SecurityOptions& options, const std::string& s
   if (!options.insecure) return "";
   return absl::StrCat(service,
                       ": WARNING: security.insecure = true: no TLS, no tokens, no CurveZMQ; "
-                      "anyone who can reach this process's ports can steer training");
+                      "anyone who can reach this process's ports can steer training "
+                      "(r1rl_security_insecure is 1 on /metrics)");
 }
 
 }  // namespace r1rl::security

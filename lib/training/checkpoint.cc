@@ -93,23 +93,18 @@ absl::StatusOr<std::string> CheckpointStore::Save(const std::string& name,
             absl::StrCat("cannot copy ", c.tokenizer_path, " into ", tmp, ": ", copy_ec.message()));
       }
     }
-    return absl::OkStatus();
+    nlohmann::ordered_json j;
+    j["format"] = kCheckpointFormat;
+    j["step"] = state.step;
+    j["policy_version"] = state.policy_version;
+    j["seed"] = state.seed;
+    j["resume"] = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : state.resume) j["resume"][k] = v;
+    j["has_optimizer"] = c.optimizer != nullptr;
+    j["has_reference"] = c.reference != nullptr;
+    return safetensors::WriteStringAtomically(tmp + "/state.json", j.dump(2) + "\n");
   };
   if (absl::Status s = write(); !s.ok()) {
-    fs::remove_all(tmp, ec);
-    return s;
-  }
-  nlohmann::ordered_json j;
-  j["format"] = kCheckpointFormat;
-  j["step"] = state.step;
-  j["policy_version"] = state.policy_version;
-  j["seed"] = state.seed;
-  j["resume"] = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : state.resume) j["resume"][k] = v;
-  j["has_optimizer"] = c.optimizer != nullptr;
-  j["has_reference"] = c.reference != nullptr;
-  if (absl::Status s = safetensors::WriteStringAtomically(tmp + "/state.json", j.dump(2) + "\n");
-      !s.ok()) {
     fs::remove_all(tmp, ec);
     return s;
   }

@@ -70,7 +70,8 @@ absl::StatusOr<GrpoLoopResult> GrpoLoop::Run(const std::atomic<bool>* stop) {
   const auto checkpoint_now = [this]() -> absl::Status {
     return SaveCheckpoint(absl::StrCat("step-", step_)).status();
   };
-  while (step_ < options_.steps && !(stop != nullptr && stop->load())) {
+  const auto stopped = [stop] { return stop != nullptr && stop->load(); };
+  while (step_ < options_.steps && !stopped()) {
     const auto wait_start = Clock::now();
     ASSIGN_OR_RETURN(std::optional<RolloutBatch> batch, source_->Next(step_, checkpoint_now));
     if (!batch) break;
@@ -112,11 +113,9 @@ absl::StatusOr<GrpoLoopResult> GrpoLoop::Run(const std::atomic<bool>* stop) {
         result.final_checkpoint = *saved;
         break;
       }
-      if (!hooks_.on_checkpoint_failed || (stop != nullptr && stop->load())) {
-        return saved.status();
-      }
+      if (!hooks_.on_checkpoint_failed || stopped()) return saved.status();
       hooks_.on_checkpoint_failed(saved.status());
-      for (int i = 0; i < 50 && !(stop != nullptr && stop->load()); ++i) {
+      for (int i = 0; i < 50 && !stopped(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }

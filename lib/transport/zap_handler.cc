@@ -68,12 +68,7 @@ void ZapHandler::Loop() {
       ok = it != allow_.end() && it->second.count(key) > 0;
       user = key;
     }
-    if (ok) {
-      ++accepted_;
-    } else {
-      ++refused_;
-      if (on_refused_) on_refused_(domain, address);
-    }
+    if (!ok && on_refused_) on_refused_(domain, address);
     try {
       socket_->send(zmq::str_buffer("1.0"), zmq::send_flags::sndmore);
       socket_->send(zmq::buffer(request_id), zmq::send_flags::sndmore);

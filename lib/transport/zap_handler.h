@@ -37,9 +37,6 @@ class ZapHandler {
   ZapHandler(const ZapHandler&) = delete;
   ZapHandler& operator=(const ZapHandler&) = delete;
 
-  int64_t accepted() const { return accepted_; }
-  int64_t refused() const { return refused_; }
-
  private:
   ZapHandler() = default;
   void Loop();
@@ -47,7 +44,6 @@ class ZapHandler {
   AllowLists allow_;
   OnRefused on_refused_;
   std::atomic<bool> running_{true};
-  std::atomic<int64_t> accepted_{0}, refused_{0};
   std::thread thread_;
 };
 

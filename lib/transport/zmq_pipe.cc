@@ -7,6 +7,18 @@
 
 namespace r1rl::transport {
 
+void SetCurve(zmq::socket_t& socket, const CurveKeys& keys, bool bind) {
+  if (!keys.enabled()) return;
+  socket.set(zmq::sockopt::curve_secretkey, keys.secret_key);
+  socket.set(zmq::sockopt::curve_publickey, keys.public_key);
+  if (bind) {
+    socket.set(zmq::sockopt::curve_server, 1);
+    socket.set(zmq::sockopt::zap_domain, keys.zap_domain);
+  } else {
+    socket.set(zmq::sockopt::curve_serverkey, keys.server_key);
+  }
+}
+
 absl::StatusOr<std::unique_ptr<zmq::socket_t>> OpenSocket(zmq::context_t& context,
                                                           zmq::socket_type type,
                                                           const SocketOptions& o,
@@ -20,16 +32,7 @@ absl::StatusOr<std::unique_ptr<zmq::socket_t>> OpenSocket(zmq::context_t& contex
       s->set(zmq::sockopt::rcvhwm, o.hwm);
       s->set(zmq::sockopt::sndhwm, o.hwm);
     }
-    if (o.curve.enabled()) {
-      s->set(zmq::sockopt::curve_secretkey, o.curve.secret_key);
-      s->set(zmq::sockopt::curve_publickey, o.curve.public_key);
-      if (o.bind) {
-        s->set(zmq::sockopt::curve_server, 1);
-        s->set(zmq::sockopt::zap_domain, o.curve.zap_domain);
-      } else {
-        s->set(zmq::sockopt::curve_serverkey, o.curve.server_key);
-      }
-    }
+    SetCurve(*s, o.curve, o.bind);
     if (o.bind) {
       s->bind(o.address);
     } else {

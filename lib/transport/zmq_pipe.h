@@ -44,8 +44,12 @@ struct SocketOptions {
   int timeout_ms = 100;  // receive and send timeout: how often loops look at their stop flag
   int hwm = 0;           // high-water mark for both directions (0: ZeroMQ's default)
   int linger_ms = 0;     // how long close() keeps sending what is queued
-  CurveKeys curve;       // CurveZMQ (none: plain text)
+  CurveKeys curve{};     // CurveZMQ (none: plain text)
 };
+
+// Sets `keys` on a socket before it binds (`bind`: the CURVE server, checked under its ZAP
+// domain) or connects (a client of keys.server_key); nothing when !keys.enabled().
+void SetCurve(zmq::socket_t& socket, const CurveKeys& keys, bool bind);
 
 // A socket of `type` bound to or connected to options.address. InvalidArgument naming
 // `field` (the config key) and the address when ZeroMQ refuses it.

@@ -3,7 +3,7 @@
 // one once space returns. Nothing is dropped and no line is written twice (a partial write
 // is continued where it stopped).
 //
-//   AuditFile f = AuditFile::Open(run_dir + "/metrics.jsonl");
+//   AuditFile f(run_dir + "/metrics.jsonl");
 //   f.Append(line);   // false while the disk is full (the line waits in memory)
 #ifndef R1RL_SERVICES_LEARNER_AUDIT_FILE_H_
 #define R1RL_SERVICES_LEARNER_AUDIT_FILE_H_
@@ -25,7 +25,6 @@ class AuditFile {
   // Queues `line` + '\n' (nothing for an empty line) and writes what is queued; true when
   // nothing is left waiting.
   bool Append(const std::string& line);
-  size_t pending_bytes() const { return pending_.size(); }
   bool empty_file() const { return empty_at_open_; }
 
  private:

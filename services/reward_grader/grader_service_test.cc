@@ -60,9 +60,7 @@ std::unique_ptr<transport::ZapHandler> LearnerZap(zmq::context_t& ctx) {
 void AsLearner(zmq::socket_t& s, const std::string& domain) {
   auto keys = security::CurveServer(Keys(), "learner", domain);
   ASSERT_TRUE(keys.ok()) << keys.status();
-  s.set(zmq::sockopt::curve_server, 1);
-  s.set(zmq::sockopt::curve_secretkey, keys->secret_key);
-  s.set(zmq::sockopt::zap_domain, domain);
+  transport::SetCurve(s, *keys, /*bind=*/true);
 }
 
 class GraderProcess {

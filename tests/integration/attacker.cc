@@ -111,11 +111,10 @@ std::string Forged(const std::string& lease_id, const std::string& worker, doubl
   return g.SerializeAsString();
 }
 
+// A CURVE client with key pair (pub, secret) of a server whose public key is `server`.
 void SetCurve(zmq::socket_t& s, const std::string& pub, const std::string& secret,
               const std::string& server) {
-  s.set(zmq::sockopt::curve_secretkey, secret);
-  s.set(zmq::sockopt::curve_publickey, pub);
-  s.set(zmq::sockopt::curve_serverkey, server);
+  r1rl::transport::SetCurve(s, {pub, secret, server, ""}, /*bind=*/false);
 }
 
 }  // namespace
@@ -337,7 +336,7 @@ int main(int argc, char** argv) {
       auto curve = r1rl::security::CurveClient(keys, "grader", "learner");
       zmq::socket_t push(ctx, zmq::socket_type::push);
       push.set(zmq::sockopt::linger, 2000);
-      SetCurve(push, curve->public_key, curve->secret_key, curve->server_key);
+      r1rl::transport::SetCurve(push, *curve, /*bind=*/false);
       push.connect(ingest);
       const std::string lease = leased.leases(0).lease_id();
       push.send(zmq::buffer(Forged(lease, reg.worker_id(), 100.0)), zmq::send_flags::none);

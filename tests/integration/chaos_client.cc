@@ -99,11 +99,7 @@ int main(int argc, char** argv) {
     auto curve =
         r1rl::security::CurveClient(security, endpoint == ingest ? "grader" : "worker", "learner");
     Expect(curve.ok(), "CurveZMQ keys for " + endpoint);
-    if (curve.ok() && curve->enabled()) {
-      push.set(zmq::sockopt::curve_secretkey, curve->secret_key);
-      push.set(zmq::sockopt::curve_publickey, curve->public_key);
-      push.set(zmq::sockopt::curve_serverkey, curve->server_key);
-    }
+    if (curve.ok()) r1rl::transport::SetCurve(push, *curve, /*bind=*/false);
     push.connect(endpoint);
     int sent = 0;
     for (const std::string& m : Garbage(rng))
