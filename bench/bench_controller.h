@@ -16,8 +16,8 @@
 namespace r1rl::bench {
 
 inline absl::StatusOr<std::unique_ptr<learner::ControllerServer>> StartBenchController(
-    const security::SecurityOptions& security, const std::string& dir, int prompts,
-    int group_size, bool endless) {
+    const security::SecurityOptions& security, const std::string& dir, int prompts, int group_size,
+    bool endless) {
   std::string jsonl;
   for (int i = 0; i < prompts; ++i) {
     jsonl += "{\"prompt\": \"" + std::to_string(i) +
