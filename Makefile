@@ -2,6 +2,7 @@
 #   make demo   install dependencies, build, run the demo
 #   make test   install dependencies, build, run every test (ctest)
 #   make bench  build and run the benchmarks (results: docs/benchmarks.md)
+#   make deploy-test  build the images, run deploy/compose on this machine's Docker, check it
 #
 # On a GPU machine, build against the LibTorch inside PyTorch 2.x (CUDA):
 #   make test BUILD_DIR=build-torch2 TORCH_PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
@@ -16,7 +17,7 @@ ifneq ($(TORCH_PREFIX),)
   CMAKE_FLAGS += -DCMAKE_PREFIX_PATH=$(TORCH_PREFIX)
 endif
 
-.PHONY: all deps configure build test demo bench fuzz clean
+.PHONY: all deps configure build test demo bench deploy-test fuzz clean
 
 all: build
 
@@ -39,6 +40,10 @@ demo: build
 
 bench: build
 	@bash scripts/bench.sh $(BUILD_DIR)
+
+# Needs root (installs docker.io and starts dockerd when none runs); docs/operations.md.
+deploy-test: build
+	@bash scripts/deploy-test.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

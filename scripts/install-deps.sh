@@ -19,7 +19,11 @@ PACKAGES=(
   libssl-dev
   libopenblas0-pthread
   clang libclang-rt-14-dev clang-format
+  python3-venv python3-yaml   # deploy_manifests_test: kubernetes-validate in a venv
 )
+# `kubectl kustomize` renders deploy/k8s in deploy_manifests_test; Debian's kubernetes-client
+# only where no kubectl is installed already.
+command -v kubectl >/dev/null || PACKAGES+=(kubernetes-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

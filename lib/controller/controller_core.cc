@@ -141,6 +141,7 @@ void ControllerCore::RefreshGauges() {
   m.ExportLeaseTotals(s.expired, s.regranted);
   m.state.Add({{"quantity", "policy_version"}}).Set(static_cast<double>(s.policy_version));
   m.state.Add({{"quantity", "leases_outstanding"}}).Set(static_cast<double>(s.outstanding));
+  m.state.Add({{"quantity", "leases_waiting"}}).Set(static_cast<double>(s.waiting));
   m.state.Add({{"quantity", "buffer_unconsumed"}}).Set(static_cast<double>(buffer->unconsumed()));
   m.state.Add({{"quantity", "workers"}}).Set(static_cast<double>(workers.Live()));
 }

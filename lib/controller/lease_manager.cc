@@ -145,6 +145,13 @@ LeaseStats LeaseManager::Stats() const {
   LeaseStats s = stats_;
   s.outstanding = static_cast<int64_t>(active_.size());
   s.unconsumed = unconsumed_;
+  const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
+  const int64_t free_places =
+      draining_ || stats_.dataset_exhausted
+          ? 0
+          : std::max<int64_t>(
+                0, window - static_cast<int64_t>(active_.size()) - unconsumed_ - in_training_);
+  s.waiting = paused_ ? 0 : static_cast<int64_t>(expired_.size()) + free_places;
   return s;
 }
 

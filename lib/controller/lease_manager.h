@@ -67,6 +67,11 @@ struct LeaseStats {
   int64_t unknown_completions = 0;  // Completed() for a lease never granted or already done
   int64_t outstanding = 0;          // granted, not completed (expired ones waiting included)
   int64_t unconsumed = 0;           // completed, not yet consumed by the trainer
+  // Prompts a worker could lease right now and none has asked for: expired leases waiting
+  // for a re-grant and the staleness window's free places (only expired ones when draining
+  // or out of data, 0 when paused). Above zero for long, sampling is short of workers:
+  // the rollout workers' autoscaling signal (deploy/k8s/prometheus-adapter.yaml).
+  int64_t waiting = 0;
   int64_t policy_version = 0;
   bool dataset_exhausted = false;
   bool draining = false;  // Drain() was called: no new prompts

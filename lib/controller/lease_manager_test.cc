@@ -77,6 +77,25 @@ TEST(LeaseManager, ExpiredLeasesAreGrantedAgainFirstWithTheSameId) {
   EXPECT_EQ(m.Stats().unknown_completions, 2);
 }
 
+// leases_waiting, the workers' autoscaling signal: the window's free places plus expired
+// leases nobody has taken again.
+TEST(LeaseManager, WaitingCountsWhatNoWorkerHasTaken) {
+  LeaseOptions o;
+  o.groups_per_step = 4;
+  o.lease_duration = milliseconds(1000);
+  LeaseManager m(o, Rows(100));
+  const auto t0 = LeaseClock::now();
+  EXPECT_EQ(m.Stats().waiting, 4);  // a whole step and no worker yet
+  ASSERT_EQ(m.Grant("w1", 3, t0).size(), 3u);
+  EXPECT_EQ(m.Stats().waiting, 1);
+  ASSERT_EQ(m.Grant("w2", 1, t0).size(), 1u);
+  EXPECT_EQ(m.Stats().waiting, 0);                                      // enough workers
+  EXPECT_TRUE(m.Grant("w2", 1, t0 + milliseconds(1500)).size() == 1u);  // expiry noticed
+  EXPECT_EQ(m.Stats().waiting, 3);  // w1's three wait for a re-grant
+  m.Pause(true);
+  EXPECT_EQ(m.Stats().waiting, 0);  // paused: nothing to take
+}
+
 TEST(LeaseManager, ALateGroupBeforeTheRegrantCompletesTheLease) {
   LeaseOptions o;
   o.groups_per_step = 1;

@@ -63,6 +63,7 @@ wait_query 'max(r1rl_learner_steps_total)' 'v >= 3' "learner steps"
 wait_query 'sum(rate(r1rl_worker_tokens_generated_total[5s])) / sum(rate(r1rl_worker_generate_seconds_total[5s]))' 'v > 0' "worker tokens per sampling second"
 wait_query 'histogram_quantile(0.5, sum by (le) (rate(r1rl_learner_step_seconds_bucket[30s])))' 'v > 0' "median step seconds"
 wait_query 'sum(r1rl_controller_groups_ingested_total)' 'v >= 48' "groups ingested"
+wait_query 'count(r1rl_controller_state{quantity="leases_waiting"})' 'v == 1' "leases waiting (the workers' HPA signal) exported"
 
 echo "== the shipped alert rules evaluate on live series"
 python3 - "$PORT" <<'PY' || fail "rules"
@@ -94,8 +95,13 @@ for s in t["services"]:
 named = set()
 for f in ("deploy/prometheus/alerts.yml", "deploy/grafana/dashboards/r1rl.json"):
     named |= set(re.findall(r"\br1rl_[a-z0-9_]+", open(f"{sys.argv[1]}/{f}").read()))
+# prometheus-adapter: the series its rules read (their "as" names are the adapter's own).
+import yaml
+cm = yaml.safe_load(open(f"{sys.argv[1]}/deploy/k8s/prometheus-adapter.yaml"))
+for r in yaml.safe_load(cm["data"]["config.yaml"])["rules"]:
+    named |= set(re.findall(r"\br1rl_[a-z0-9_]+", r["seriesQuery"]))
 missing = sorted(named - declared)
-print(f"  {len(named)} names in alerts + dashboard, {len(declared)} exported; missing: {missing}")
+print(f"  {len(named)} names in alerts, dashboard and adapter rules, {len(declared)} exported; missing: {missing}")
 assert not missing, missing
 PY
 "$R1RL" cluster down --name pt > /dev/null
