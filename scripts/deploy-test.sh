@@ -12,7 +12,8 @@
 # from Prometheus's HTTP API, and takes everything down again, on failure too. Traffic
 # stays on the Compose network the test makes (host ports: loopback, picked by Docker).
 # Environment: R1RL_DEPLOY_KEEP_IMAGES=1 keeps the test's images; R1RL_DEPLOY_TIMEOUT
-# (seconds, default 900) bounds every wait together.
+# (seconds, default 900) bounds every wait together; R1RL_DEPLOY_WORKER_CPUS (0.3) is each
+# worker container's CPU quota.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir="$(realpath "${1:-build}")"
@@ -21,7 +22,7 @@ deadline=$(( t0 + ${R1RL_DEPLOY_TIMEOUT:-900} ))
 project=r1rl-deploytest
 tag=deploytest
 
-log() { echo "deploy-test [$(( $(date +%s) - t0 )) s]: $*"; }
+log() { echo "deploy-test [$(( $(date +%s) - t0 )) s]: $*" >&2; }
 fail() { log "FAILED: $*"; exit 1; }
 
 # ---- Docker -------------------------------------------------------------------------------
@@ -53,7 +54,9 @@ log "docker $(docker version -f '{{.Server.Version}}'), $("${compose_cli[@]}" ve
 
 # ---- images, keys, config -------------------------------------------------------------------
 work="$(mktemp -d /tmp/r1rl-deploytest.XXXXXX)"
-compose() { "${compose_cli[@]}" -p "$project" -f deploy/compose/docker-compose.yml "$@"; }
+compose() {
+  "${compose_cli[@]}" -p "$project" -f deploy/compose/docker-compose.yml -f "$work/test.yml" "$@"
+}
 cleanup() {
   rc=$?
   if [ "$rc" != 0 ]; then
@@ -79,12 +82,21 @@ log "images built in $(( $(date +%s) - start )) s"
 
 "$build_dir/bin/r1rl" keys init "$work/keys" --host learner --host param-broadcast >/dev/null
 chown -R 10001:10001 "$work/keys"   # the image's user reads them
-# The shipped config, with a run long enough for the test and short leases so a killed
-# worker's lease comes back within seconds.
+# The shipped config, with a run long enough for the test, short leases so a killed worker's
+# lease comes back within seconds, and sampling one version ahead of learning
+# (grpo.max_policy_lag 1): strictly on-policy, workers wait while the learner trains and a
+# 16-prompt step is only two leases, which caps what more workers can add.
 sed -e 's/^  steps: 60$/  steps: 100000/' -e 's/^  lease_seconds: 60$/  lease_seconds: 10/' \
-  deploy/compose/r1rl.yaml >"$work/r1rl.yaml"
-grep -q '^  steps: 100000$' "$work/r1rl.yaml" && grep -q '^  lease_seconds: 10$' "$work/r1rl.yaml" \
-  || fail "deploy/compose/r1rl.yaml no longer has 'steps: 60' and 'lease_seconds: 60' to override"
+  -e 's/^  max_policy_lag: 0 .*$/  max_policy_lag: 1/' deploy/compose/r1rl.yaml >"$work/r1rl.yaml"
+for want in '  steps: 100000' '  lease_seconds: 10' '  max_policy_lag: 1'; do
+  grep -qx "$want" "$work/r1rl.yaml" \
+    || fail "deploy/compose/r1rl.yaml changed: cannot set '$want' for the test"
+done
+
+# Each worker gets a CPU quota of its own, as it would have its own machine (or GPU) in a
+# cluster: uncapped on a small machine, three workers and the learner share the same cores
+# and sampling cannot scale however many workers there are.
+printf 'services:\n  rollout-worker:\n    cpus: %s\n' "${R1RL_DEPLOY_WORKER_CPUS:-0.3}" >"$work/test.yml"
 
 export R1RL_IMAGE="r1rl:$tag" R1RL_PROMETHEUS_IMAGE="r1rl-prometheus:$tag"
 export R1RL_CONFIG="$work/r1rl.yaml" R1RL_KEYS="$work/keys" OPENBLAS_NUM_THREADS=1
@@ -123,23 +135,35 @@ log "stack up to the second learner step in $(( $(date +%s) - start )) s"
 window=60
 # tokens sampled by all workers in the last WINDOW seconds, counted on the learner's side of
 # the fleet: each live worker's counter, so a worker that starts late adds from zero.
-tokens() { query "sum(r1rl_worker_tokens_generated_total)"; }
+tokens() {
+  local v i
+  for i in $(seq 10); do
+    v="$(query "sum(r1rl_worker_tokens_generated_total)")"
+    [ "$v" != nan ] && break
+    sleep 2
+  done
+  echo "$v"
+}
 measure() {
   local a b
   a="$(tokens)"; sleep "$window"; b="$(tokens)"
-  [ "$a" != nan ] && [ "$b" != nan ] || fail "no worker token counts in Prometheus ($a, $b)"
+  if [ "$a" = nan ] || [ "$b" = nan ]; then
+    log "no worker token counts in Prometheus ($a, $b); targets:"
+    curl -s "http://$prom/api/v1/targets" >&2 || true
+    return 1
+  fi
   python3 -c "print(f'{($b - $a) / $window:.1f}')"
 }
 wait_for "tokens sampled by the worker" 'sum(r1rl_worker_tokens_generated_total) > 0'
-rate1="$(measure)"
+rate1="$(measure)" || fail "sampling throughput with 1 worker"
 log "1 worker: $rate1 tokens/s sampled"
 compose up -d --no-recreate --scale rollout-worker=3 --scale reward-grader=2 \
   rollout-worker reward-grader
 wait_for "3 workers scraped and sampling" \
   'count(rate(r1rl_worker_tokens_generated_total[30s]) > 0) >= 3'
-rate3="$(measure)"
+rate3="$(measure)" || fail "sampling throughput with 3 workers"
 log "3 workers: $rate3 tokens/s sampled ($(python3 -c "print(f'{$rate3 / $rate1:.2f}')")x)"
-python3 -c "import sys; sys.exit(0 if $rate3 > 1.2 * $rate1 else 1)" \
+python3 -c "import sys; sys.exit(0 if $rate3 > 1.5 * $rate1 else 1)" \
   || fail "sampling throughput did not rise with 3 workers ($rate1 -> $rate3 tokens/s)"
 
 # ---- Prometheus: targets and rules --------------------------------------------------------------
