@@ -64,6 +64,11 @@ cleanup() {
     compose logs --no-color --tail 30 2>&1 | tail -200 || true
   fi
   compose down -v --remove-orphans -t 10 >/dev/null 2>&1 || true
+  # Whatever a profile or a failed step left: everything labelled with this project.
+  local label="label=com.docker.compose.project=$project"
+  docker ps -aq --filter "$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker volume ls -q --filter "$label" | xargs -r docker volume rm >/dev/null 2>&1 || true
+  docker network ls -q --filter "$label" | xargs -r docker network rm >/dev/null 2>&1 || true
   if [ "${R1RL_DEPLOY_KEEP_IMAGES:-0}" != 1 ]; then
     docker rmi "r1rl:$tag" "r1rl-prometheus:$tag" >/dev/null 2>&1 || true
   fi
@@ -243,5 +248,17 @@ wait_for "training going on after the kill" "r1rl_learner_steps_total > $steps"
 
 # ---- the learner's step and reward, from Prometheus -------------------------------------------------
 log "learner step $(query 'r1rl_learner_steps_total'), reward $(query 'r1rl_learner_reward'), policy version $(query 'r1rl_learner_policy_version')"
+
+# ---- two learner ranks: the dp2 profile ------------------------------------------------------------
+# A fresh stack whose learner is two data-parallel ranks in two containers (c10d Gloo,
+# rendezvous on rank 0's TCPStore by the compose service name).
+compose down -v --remove-orphans -t 10 >/dev/null 2>&1
+start=$(date +%s)
+R1RL_LEARNERS=2 "${compose_cli[@]}" -p "$project" -f deploy/compose/docker-compose.yml \
+  -f "$work/test.yml" --profile dp2 up -d --scale rollout-worker=2 --scale reward-grader=2 \
+  learner learner-rank-1 param-broadcast rollout-worker reward-grader prometheus
+prom="$(compose port prometheus 9090)"
+wait_for "two learner ranks training" 'r1rl_learner_ranks == 2 and r1rl_learner_steps_total >= 3'
+log "dp2 stack up to the third step in $(( $(date +%s) - start )) s"
 log "images: r1rl $(docker image inspect -f '{{.Size}}' "r1rl:$tag" | awk '{printf "%.0f MB", $1/1e6}'), prometheus $(docker image inspect -f '{{.Size}}' "r1rl-prometheus:$tag" | awk '{printf "%.0f MB", $1/1e6}')"
 log "all checks passed"
