@@ -39,7 +39,10 @@ function(r1rl_test name)
   endif()
 endfunction()
 
-# Precompiled LibTorch header for a target: the one header that costs most to parse.
+# Precompiled LibTorch header for a target: the one header that costs most to parse. A test
+# target that R1RL_BUILD_TESTS=OFF left out (the Docker image's build) is skipped.
 function(r1rl_torch_pch target)
-  target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+  if(TARGET ${target})
+    target_precompile_headers(${target} PRIVATE <torch/torch.h>)
+  endif()
 endfunction()
