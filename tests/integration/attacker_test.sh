@@ -43,8 +43,11 @@ INSECURE_PID=$!
 for _ in $(seq 100); do grep -q "metrics port" insecure.out 2>/dev/null && break; sleep 0.1; done
 MPORT=$(sed -n 's/.*metrics port \([0-9]*\).*/\1/p' insecure.out)
 grep -q "security.insecure = true" insecure.log || fail "no warning at start"
+# Into a file first: `grep -q` quits at its match, and under pipefail the writer's broken pipe
+# would fail the check.
 python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$MPORT/metrics').read().decode())" \
-  | grep -q '^r1rl_security_insecure 1' || fail "r1rl_security_insecure is not 1 on /metrics"
+  > insecure-metrics.txt || fail "no /metrics on port '$MPORT'"
+grep -q '^r1rl_security_insecure 1' insecure-metrics.txt || fail "r1rl_security_insecure is not 1 on /metrics"
 kill "$INSECURE_PID"; wait "$INSECURE_PID" || true; INSECURE_PID=
 
 echo "== cluster up, default settings"
