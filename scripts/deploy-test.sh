@@ -254,8 +254,7 @@ log "learner step $(query 'r1rl_learner_steps_total'), reward $(query 'r1rl_lear
 # rendezvous on rank 0's TCPStore by the compose service name).
 compose down -v --remove-orphans -t 10 >/dev/null 2>&1
 start=$(date +%s)
-R1RL_LEARNERS=2 "${compose_cli[@]}" -p "$project" -f deploy/compose/docker-compose.yml \
-  -f "$work/test.yml" --profile dp2 up -d --scale rollout-worker=2 --scale reward-grader=2 \
+R1RL_LEARNERS=2 compose --profile dp2 up -d --scale rollout-worker=2 --scale reward-grader=2 \
   learner learner-rank-1 param-broadcast rollout-worker reward-grader prometheus
 prom="$(compose port prometheus 9090)"
 wait_for "two learner ranks training" 'r1rl_learner_ranks == 2 and r1rl_learner_steps_total >= 3'

@@ -42,9 +42,7 @@ std::vector<Lease> LeaseManager::Grant(const std::string& worker, int max,
     ++stats_.regranted;
     out.push_back(l);
   }
-  const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
-  while (!draining_ && static_cast<int>(out.size()) < max &&
-         static_cast<int64_t>(active_.size()) + unconsumed_ + in_training_ < window) {
+  while (!draining_ && static_cast<int>(out.size()) < max && WindowRoomLocked() > 0) {
     std::optional<PromptRow> row = next_prompt_();
     if (!row) {
       stats_.dataset_exhausted = true;
@@ -140,17 +138,18 @@ void LeaseManager::Drain() {
   stats_.draining = true;
 }
 
+int64_t LeaseManager::WindowRoomLocked() const {
+  const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
+  return std::max<int64_t>(
+      0, window - static_cast<int64_t>(active_.size()) - unconsumed_ - in_training_);
+}
+
 LeaseStats LeaseManager::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   LeaseStats s = stats_;
   s.outstanding = static_cast<int64_t>(active_.size());
   s.unconsumed = unconsumed_;
-  const int64_t window = (options_.max_staleness + 1) * options_.groups_per_step;
-  const int64_t free_places =
-      draining_ || stats_.dataset_exhausted
-          ? 0
-          : std::max<int64_t>(
-                0, window - static_cast<int64_t>(active_.size()) - unconsumed_ - in_training_);
+  const int64_t free_places = draining_ || stats_.dataset_exhausted ? 0 : WindowRoomLocked();
   s.waiting = paused_ ? 0 : static_cast<int64_t>(expired_.size()) + free_places;
   return s;
 }

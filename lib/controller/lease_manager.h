@@ -114,6 +114,8 @@ class LeaseManager {
 
  private:
   void ExpireLocked(LeaseClock::time_point now);
+  // Places left in the staleness window for new prompts (never below 0).
+  int64_t WindowRoomLocked() const;
   LeaseOptions options_;
   std::function<std::optional<PromptRow>()> next_prompt_;
   mutable std::mutex mu_;
