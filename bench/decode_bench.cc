@@ -17,6 +17,7 @@
 #include "lib/model/causal_lm.h"
 #include "lib/model/generator.h"
 #include "lib/model/policy.h"
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/threads.h"
 
 namespace {
@@ -112,6 +113,7 @@ double TimePrefill(Policy* policy, int64_t batch, int64_t prompt_len) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   int64_t new_tokens = 128, prompt_len = 32, threads = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoll(argv[i + 1]);

@@ -33,6 +33,7 @@
 #include "lib/distributed/c10d_data_parallel.h"
 #include "lib/distributed/process_group.h"
 #include "lib/model/policy.h"
+#include "lib/runtime/blas_core.h"
 #include "lib/training/grpo_trainer.h"
 
 extern char** environ;
@@ -221,6 +222,7 @@ Result Launch(const std::string& self, int world, int threads, const std::string
 }  // namespace r1rl::bench
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   using namespace r1rl::bench;
   int rank = -1, world = 1, port = 0, steps = 3, rows = 16, tokens = 128;
   double bucket_mb = 25;

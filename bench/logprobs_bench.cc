@@ -14,6 +14,7 @@
 
 #include "bench/bench_util.h"
 #include "kernels/token_logprobs.h"
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/threads.h"
 
 namespace {
@@ -69,6 +70,7 @@ Result Spawn(const std::string& variant, int64_t tokens, int runs) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   r1rl::runtime::ConfigureThreads(0);
   int64_t tokens = 8 * 1024;
   int runs = 3;

@@ -21,6 +21,7 @@
 
 #include "absl/base/config.h"
 #include "cli/command.h"
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/blas_probe.h"
 #include "lib/runtime/threads.h"
 
@@ -61,6 +62,7 @@ int RunDoctor(bool json) {
   runtime::BlasReport blas = runtime::ProbeBlas();
   report["blas_library"] = blas.library;
   report["blas_config"] = blas.config;
+  report["openblas_core"] = runtime::DescribeCoreTypeChoice();
   report["gemm_gflops"] = blas.gemm_gflops;
   report["reference_blas"] = blas.is_reference;
   if (json) {

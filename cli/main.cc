@@ -4,8 +4,10 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "lib/runtime/blas_core.h"
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   CLI::App app{"r1rl: GRPO training of language-model policies, the DeepSeek-R1 way"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "lib/runtime/blas_core.h"
+
 namespace r1rl::runtime {
 namespace {
 
@@ -66,7 +68,7 @@ std::string DescribeBlas(const BlasReport& r) {
   char rate[64];
   std::snprintf(rate, sizeof(rate), "%.1f", r.gemm_gflops);
   std::string out = "BLAS: " + r.library;
-  if (!r.config.empty()) out += " (" + r.config + ")";
+  if (!r.config.empty()) out += " (" + r.config + "; kernels " + DescribeCoreTypeChoice() + ")";
   out += ", float32 GEMM " + std::string(rate) + " GFLOP/s (n=" + std::to_string(r.gemm_size) + ")";
   if (r.is_reference) out += " [REFERENCE BLAS]";
   return out;

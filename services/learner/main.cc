@@ -11,11 +11,13 @@
 #include <atomic>
 #include <iostream>
 
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/service_main.h"
 #include "lib/runtime/threads.h"
 #include "services/learner/learner_service.h"
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   constexpr char kName[] = "r1rl-learner";
   auto start = r1rl::runtime::StartService(
       argc, argv, kName, "controller (leases, RocksDB rollout buffer) and GRPO trainer");

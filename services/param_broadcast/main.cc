@@ -8,10 +8,12 @@
 
 #include <iostream>
 
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/service_main.h"
 #include "services/param_broadcast/broadcast_server.h"
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   constexpr char kName[] = "r1rl-param-broadcast";
   auto start = r1rl::runtime::StartService(
       argc, argv, kName, "new policy weights to every rollout worker through relay chains");

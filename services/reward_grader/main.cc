@@ -9,10 +9,12 @@
 
 #include <iostream>
 
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/service_main.h"
 #include "services/reward_grader/grader_server.h"
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   constexpr char kName[] = "r1rl-reward-grader";
   // Logs on stderr (stdout carries the one "serving" line); a closed pipe is not fatal.
   auto start = r1rl::runtime::StartService(

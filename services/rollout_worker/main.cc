@@ -7,11 +7,13 @@
 // exits 2 with the key named.
 #include <atomic>
 
+#include "lib/runtime/blas_core.h"
 #include "lib/runtime/service_main.h"
 #include "lib/runtime/threads.h"
 #include "services/rollout_worker/rollout_worker.h"
 
 int main(int argc, char** argv) {
+  r1rl::runtime::TuneBlasCoreType(argv);  // first: may re-execute with OpenBLAS's kernels fixed
   constexpr char kName[] = "r1rl-rollout-worker";
   auto start = r1rl::runtime::StartService(
       argc, argv, kName, "leases prompts, samples groups, pushes them to the graders");
