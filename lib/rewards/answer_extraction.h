@@ -5,9 +5,10 @@
 //   ExtractAnswer("<think>…</think><answer>42</answer>")              -> "42"
 //   ExtractAnswer("...\n#### 1,000")                                  -> "1,000"
 //
-// Order of preference: the last <answer>…</answer> part (and, inside it, its last \boxed{}
-// when it has one); the last \boxed{…} or \fbox{…} (nested braces, and the brace-less
-// "\boxed 5"); the last "The answer is …" / "final answer is …" sentence; GSM8K's "#### N".
+// Order of preference: the last <answer>…</answer> part; the last \boxed{…} or \fbox{…}
+// (nested braces, and the brace-less "\boxed 5"); the last "The answer is …" / "final answer
+// is …" sentence; GSM8K's "#### N". What is found is then narrowed to its final answer
+// (FinalAnswerInText): an answer tag may hold a sentence.
 #ifndef R1RL_LIB_REWARDS_ANSWER_EXTRACTION_H_
 #define R1RL_LIB_REWARDS_ANSWER_EXTRACTION_H_
 
@@ -31,6 +32,18 @@ ExtractedAnswer ExtractAnswer(std::string_view response);
 // The content of the last \boxed{…} / \fbox{…} in `text` (nested braces balanced), or
 // nullopt when there is none or its braces never close.
 std::optional<std::string> LastBoxed(std::string_view text);
+
+// The final answer inside a short text, the way Math-Verify-style graders read one; used on
+// answer tags, on reference answers and on "the answer is" sentences:
+//   "\\boxed{1}, \\boxed{2}"            -> "1,2"   (boxes side by side are one answer)
+//   "$$\\frac12$$", "\\(9\\)", "9."        -> "\\frac12", "9", "9"
+//   "so the answer is 1,000.99€"         -> "1,000.99€"  (after an "answer" phrase: the first
+//                                            math or number after it)
+//   "We find that $x \\lt 3$."           -> "x \\lt 3"   (else the last $…$ / \\(…\\) / \\[…\\])
+//   "The total is 45 dollars"            -> "45"    (else, in a sentence, its last number)
+//   "x^2+1", "\\text{Monday}", "(C)"      -> unchanged (no sentence around it)
+// Backslashes escaped twice ("\\\\frac") are undone first.
+std::string FinalAnswerInText(std::string_view text);
 
 }  // namespace r1rl::reward
 

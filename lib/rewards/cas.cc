@@ -55,7 +55,11 @@ CasVerdict CompareParsed(CasMode mode, const ex& a, const ex& b) {
   } else {
     if (a.is_zero() || b.is_zero()) return CasVerdict::kNotEqual;
     ex ratio = GiNaC::normal(a / b);
-    if (GiNaC::is_a<GiNaC::numeric>(ratio) && !ratio.is_zero()) return CasVerdict::kEqual;
+    if (GiNaC::is_a<GiNaC::numeric>(ratio) && !ratio.is_zero()) {
+      if (mode == CasMode::kEquation) return CasVerdict::kEqual;
+      const GiNaC::numeric r = GiNaC::ex_to<GiNaC::numeric>(ratio);
+      return r.is_real() && r.is_positive() ? CasVerdict::kEqual : CasVerdict::kNotEqual;
+    }
   }
   // Numerically, at a few points.
   std::complex<double> first_ratio;
@@ -75,6 +79,10 @@ CasVerdict CompareParsed(CasMode mode, const ex& a, const ex& b) {
       const std::complex<double> r = x / y;
       if (k == 0) first_ratio = r;
       if (std::abs(r) < 1e-12 || !Close(r, first_ratio)) return CasVerdict::kNotEqual;
+      if (mode == CasMode::kInequality &&
+          (r.real() <= 0 || std::abs(r.imag()) > 1e-9 * std::abs(r.real()))) {
+        return CasVerdict::kNotEqual;
+      }
     }
     if (symbols.empty()) break;
   }

@@ -30,6 +30,8 @@ enum class CasMode : char {
                       // a few points for each free symbol (relative tolerance 1e-6)
   kEquation = 'q',    // a and b are "lhs-rhs" of two equations: equal when one is a
                       // nonzero constant multiple of the other
+  kInequality = 'i',  // a and b are "rhs-lhs" of two "lhs < rhs" (or <=): equal when one is
+                      // a positive constant multiple of the other
 };
 
 struct CasQuery {

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
 #include <regex>
 #include <vector>
 
@@ -28,6 +29,20 @@ void RemoveCommand(std::string* s, std::string_view cmd) {
       continue;
     }
     s->erase(p, cmd.size());
+  }
+}
+
+// Replaces `cmd` (a command name with its backslash) where it is a whole command.
+void ReplaceCommand(std::string* s, std::string_view cmd, std::string_view to) {
+  size_t p = 0;
+  while ((p = s->find(cmd, p)) != std::string::npos) {
+    const size_t after = p + cmd.size();
+    if (after < s->size() && std::isalpha(static_cast<unsigned char>((*s)[after]))) {
+      p = after;
+      continue;
+    }
+    s->replace(p, cmd.size(), to);
+    p += to.size();
   }
 }
 
@@ -137,8 +152,37 @@ void TrimDecimals(std::string* s) {
 
 }  // namespace
 
+std::string UndoDoubledBackslashes(std::string_view text) {
+  // Escaped twice: every run of backslashes has an even length, and some pair stands before
+  // a command name or an escaped symbol ("\\frac", "\\!", "\\$"), not only before digits
+  // (a matrix's "1\\2" row break is single-escaped text).
+  bool command = false;
+  for (size_t i = 0; i < text.size();) {
+    if (text[i] != '\\') {
+      ++i;
+      continue;
+    }
+    size_t e = i;
+    while (e < text.size() && text[e] == '\\') ++e;
+    if ((e - i) % 2 != 0) return std::string(text);
+    if (e < text.size()) {
+      const char c = text[e];
+      command |=
+          std::isalpha(static_cast<unsigned char>(c)) || std::strchr("!,;:${}()[]%", c) != nullptr;
+    }
+    i = e;
+  }
+  if (!command) return std::string(text);
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '\\') ++i;
+  }
+  return out;
+}
+
 std::string NormalizeAnswer(std::string_view answer) {
-  std::string s(answer);
+  std::string s = UndoDoubledBackslashes(answer);
   // Unicode symbols a model may write.
   for (auto [from, to] :
        std::vector<std::pair<std::string_view, std::string_view>>{{"\u2212", "-"},
@@ -148,12 +192,48 @@ std::string NormalizeAnswer(std::string_view answer) {
                                                                   {"\u221e", "\\infty "},
                                                                   {"\u221a", "\\sqrt"},
                                                                   {"\u00b0", "^\\circ"},
-                                                                  {"\u2013", "-"}}) {
+                                                                  {"\u2013", "-"},
+                                                                  {"\u2264", "\\le "},
+                                                                  {"\u2265", "\\ge "},
+                                                                  {"\u2260", "\\neq "},
+                                                                  {"\u2208", "\\in "},
+                                                                  {"\u20ac", ""},
+                                                                  {"\u00a3", ""},
+                                                                  {"\u00a5", ""},
+                                                                  {"\u00a0", " "},
+                                                                  {"\u202f", " "}}) {
     ReplaceAll(&s, from, to);
   }
   ReplaceAll(&s, "\n", " ");
   ReplaceAll(&s, "\\$", "");
   ReplaceAll(&s, "$", "");
+  // Math delimiters (the answer is math already); "\\[" between matrix rows is not one.
+  for (std::string_view d : {"\\(", "\\)"}) ReplaceAll(&s, d, " ");
+  for (std::string_view d : {"\\[", "\\]"}) {
+    for (size_t p = 0; (p = s.find(d, p)) != std::string::npos;) {
+      if (p > 0 && s[p - 1] == '\\') {
+        p += d.size();
+        continue;
+      }
+      s.replace(p, d.size(), " ");
+    }
+  }
+  // Relations, ASCII: the longer command first (\leqslant, \leq, then \le).
+  for (auto [cmd, to] :
+       std::vector<std::pair<std::string_view, std::string_view>>{{"\\leqslant", "<="},
+                                                                  {"\\geqslant", ">="},
+                                                                  {"\\leq", "<="},
+                                                                  {"\\geq", ">="},
+                                                                  {"\\le", "<="},
+                                                                  {"\\ge", ">="},
+                                                                  {"\\lt", "<"},
+                                                                  {"\\gt", ">"},
+                                                                  {"\\neq", "!="},
+                                                                  {"\\ne", "!="}}) {
+    ReplaceCommand(&s, cmd, to);
+  }
+  ReplaceCommand(&s, "\\euro", "");
+  ReplaceCommand(&s, "\\pounds", "");
   for (std::string_view cmd : {"\\displaystyle", "\\left", "\\right", "\\bigl", "\\bigr", "\\Bigl",
                                "\\Bigr", "\\big", "\\Big", "\\quad", "\\qquad"}) {
     RemoveCommand(&s, cmd);
@@ -173,6 +253,17 @@ std::string NormalizeAnswer(std::string_view answer) {
     ReplaceAll(&s, deg, "");
   ReplaceAll(&s, "\\%", "");
   ReplaceAll(&s, "%", "");
+  // Solutions listed with words or ';': "x=1 \\text{ or } x=2", "1 and 2", "3; 4".
+  static const std::regex kConnector(R"((\\text\{\s*(or|and)\s*\})|(\s(or|and)\s)|;)",
+                                     std::regex::icase);
+  if (s.find(';') != std::string::npos || s.find("or") != std::string::npos ||
+      s.find("and") != std::string::npos || s.find("OR") != std::string::npos) {
+    s = std::regex_replace(s, kConnector, ",");
+  }
+  static const std::regex kPercentWord(R"((\d)\s*(percent|per cent)\b)", std::regex::icase);
+  if (s.find("ercent") != std::string::npos || s.find("er cent") != std::string::npos) {
+    s = std::regex_replace(s, kPercentWord, "$1");
+  }
   ResolveText(&s);
   // Thousands separators written as "{,}".
   ReplaceAll(&s, "{,}", ",");
@@ -186,6 +277,10 @@ std::string NormalizeAnswer(std::string_view answer) {
   trim(&s);
   while (!s.empty() && (s.back() == '.' || s.back() == ',')) {
     s.pop_back();
+    trim(&s);
+  }
+  while (!s.empty() && s.front() == ',') {
+    s.erase(0, 1);
     trim(&s);
   }
   BraceShortArguments(&s);
@@ -207,8 +302,15 @@ std::string NormalizeAnswer(std::string_view answer) {
   }
   s = compact;
   // Thousands separators: the whole answer is a number written with them.
-  static const std::regex kThousands(R"(^-?\d{1,3}(,\d{3})+(\.\d+)?$)");
-  if (std::regex_match(s, kThousands)) ReplaceAll(&s, ",", "");
+  static const std::regex kThousands(R"(^-?[1-9]\d{0,2}(,\d{3})+(\.\d+)?$)");
+  // A decimal comma where a thousands separator or a two-item list cannot be meant:
+  // "0,111" (no group starts a number with 0) and "1000,99" (four digits before it).
+  static const std::regex kDecimalComma(R"(^-?(0|\d{4,}),\d+$)");
+  if (std::regex_match(s, kThousands)) {
+    ReplaceAll(&s, ",", "");
+  } else if (s.find(',') != std::string::npos && std::regex_match(s, kDecimalComma)) {
+    ReplaceAll(&s, ",", ".");
+  }
   TrimDecimals(&s);
   if (s.size() > 1 && s[0] == '+') s.erase(0, 1);
   return s;

@@ -7,6 +7,7 @@
 #include <regex>
 #include <vector>
 
+#include "lib/rewards/answer_extraction.h"
 #include "lib/rewards/latex_normalize.h"
 #include "lib/rewards/latex_to_cas.h"
 
@@ -57,8 +58,15 @@ struct Structure {
   size_t columns = 0;  // kMatrix
 };
 
-Structure Parse(const std::string& s) {
+Structure Parse(const std::string& text) {
   Structure st;
+  // "[\begin{matrix}…\end{matrix}]" (from \left[ … \right]) is the matrix itself.
+  std::string s = text;
+  if (s.size() > 9 && (s[0] == '(' || s[0] == '[') && s.compare(1, 7, "\\begin{") == 0 &&
+      (s.back() == ')' || s.back() == ']') && s[s.size() - 2] == '}' &&
+      s.rfind("\\end{") != std::string::npos) {
+    s = s.substr(1, s.size() - 2);
+  }
   for (std::string_view env : {"pmatrix", "bmatrix", "matrix", "vmatrix"}) {
     const std::string begin = "\\begin{" + std::string(env) + "}",
                       end = "\\end{" + std::string(env) + "}";
@@ -105,14 +113,6 @@ Structure Parse(const std::string& s) {
   return st;
 }
 
-// "x=3" -> "3" (one variable, possibly subscripted, on the left of the only '=').
-std::optional<std::string> LoneVariableValue(const std::string& s) {
-  static const std::regex kLone(R"(^[a-zA-Z](_\{?\w+\}?)?=([^=]+)$)");
-  std::smatch m;
-  if (std::regex_match(s, m, kLone)) return m[2].str();
-  return std::nullopt;
-}
-
 bool SameIgnoringCase(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
@@ -120,20 +120,169 @@ bool SameIgnoringCase(const std::string& a, const std::string& b) {
          });
 }
 
+// A chain of relations at the top level (outside brackets): "0<x<=1" -> sides {0, x, 1},
+// ops {"<", "<="}. Ops: "=", "<", ">", "<=", ">=", "!=". A list ("x=1,x=2") has none.
+struct Relation {
+  std::vector<std::string> sides;
+  std::vector<std::string> ops;
+  bool Has(std::string_view op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
+  bool AllEqualities() const {
+    return !ops.empty() && std::all_of(ops.begin(), ops.end(), [](auto& o) { return o == "="; });
+  }
+  bool HasInequality() const { return !ops.empty() && !AllEqualities(); }
+};
+
+Relation SplitRelation(const std::string& s) {
+  Relation r;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '\\' && i + 1 < s.size()) {
+      if (s[i + 1] == '{') ++depth;
+      if (s[i + 1] == '}') --depth;
+      ++i;
+      continue;
+    }
+    if (c == '(' || c == '[' || c == '{') ++depth;
+    if (c == ')' || c == ']' || c == '}') --depth;
+    if (depth != 0) continue;
+    if (c == ',') return Relation{{s}, {}};  // a list: its items may be relations, not it
+    std::string op;
+    if ((c == '<' || c == '>' || c == '!') && i + 1 < s.size() && s[i + 1] == '=') {
+      op = std::string(1, c) + "=";
+    } else if (c == '<' || c == '>' || c == '=') {
+      op = std::string(1, c);
+    }
+    if (op.empty()) continue;
+    r.sides.push_back(s.substr(start, i - start));
+    r.ops.push_back(op);
+    i += op.size() - 1;
+    start = i + 1;
+  }
+  r.sides.push_back(s.substr(start));
+  return r;
+}
+
+// A name a value is given to: "x", "a_1", "x_{12}", "\theta", "f(x)", "P(3)" is not one.
+bool IsName(const std::string& s) {
+  static const std::regex kName(
+      R"(^([a-zA-Z]|\\[a-zA-Z]+)(_\{?\w+\}?|')*(\([a-zA-Z](,[a-zA-Z])*\))?$)");
+  return std::regex_match(s, kName);
+}
+
+// "x=3" -> "3", "(p,q,r)=(3,2,7)" -> "(3,2,7)", "f(x)=2x" -> "2x": the value of an
+// assignment to a name or a tuple of names; nullopt for anything else.
+std::optional<std::string> AssignedValue(const std::string& s) {
+  const Relation r = SplitRelation(s);
+  if (r.ops.size() != 1 || r.ops[0] != "=" || r.sides[1].empty()) return std::nullopt;
+  const std::string& lhs = r.sides[0];
+  if (IsName(lhs)) return r.sides[1];
+  if (WhollyBracketed(lhs) && lhs[0] == '(') {
+    for (const std::string& item : SplitTopLevel(lhs.substr(1, lhs.size() - 2), ",")) {
+      if (!IsName(item)) return std::nullopt;
+    }
+    return r.sides[1];
+  }
+  return std::nullopt;
+}
+
+// A constant: no letters once commands (\pi, \sqrt, \frac, \infty) are set aside.
+bool IsConstant(const std::string& s) {
+  if (s.empty()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      while (i + 1 < s.size() && std::isalpha(static_cast<unsigned char>(s[i + 1]))) ++i;
+      continue;
+    }
+    if (std::isalpha(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// An inequality in one unknown as the interval it describes: "x<=3" -> "(-\infty,3]",
+// "0<f(x)<1" -> "(0,1)", "x>-1" -> "(-1,\infty)". Also sets *unknown ("x", "f(x)").
+std::optional<std::string> RelationToInterval(const Relation& r, std::string* unknown) {
+  auto less = [](const std::string& op) { return op == "<" || op == "<="; };
+  auto greater = [](const std::string& op) { return op == ">" || op == ">="; };
+  auto strict = [](const std::string& op) { return op == "<" || op == ">"; };
+  if (r.ops.size() == 1 && (less(r.ops[0]) || greater(r.ops[0]))) {
+    std::string op = r.ops[0], var = r.sides[0], bound = r.sides[1];
+    if (IsConstant(var) && !IsConstant(bound)) {  // "3>x": read as "x<3"
+      std::swap(var, bound);
+      op = less(op) ? (strict(op) ? ">" : ">=") : (strict(op) ? "<" : "<=");
+    }
+    if (IsConstant(var) || !IsConstant(bound)) return std::nullopt;
+    *unknown = var;
+    if (less(op)) return "(-\\infty," + bound + (strict(op) ? ")" : "]");
+    return (strict(op) ? "(" : "[") + bound + ",\\infty)";
+  }
+  if (r.ops.size() == 2) {
+    std::string lo = r.sides[0], hi = r.sides[2], op_lo = r.ops[0], op_hi = r.ops[1];
+    if (greater(op_lo) && greater(op_hi)) {
+      std::swap(lo, hi);
+      std::swap(op_lo, op_hi);
+    } else if (!(less(op_lo) && less(op_hi))) {
+      return std::nullopt;
+    }
+    if (!IsConstant(lo) || !IsConstant(hi) || IsConstant(r.sides[1])) return std::nullopt;
+    *unknown = r.sides[1];
+    return (strict(op_lo) ? "(" : "[") + lo + "," + hi + (strict(op_hi) ? ")" : "]");
+  }
+  return std::nullopt;
+}
+
+// "x\in[-2,7]" -> "[-2,7]": membership in a set or interval says the set.
+std::string StripMembership(const std::string& s) {
+  for (size_t p = s.find("\\in"); p != std::string::npos; p = s.find("\\in", p + 1)) {
+    const size_t after = p + 3;
+    if (after < s.size() && std::isalpha(static_cast<unsigned char>(s[after]))) continue;  // \infty
+    const std::string lhs = s.substr(0, p);
+    if (IsName(lhs) || (WhollyBracketed(lhs) && lhs[0] == '(')) return s.substr(after);
+  }
+  return s;
+}
+
 }  // namespace
 
 MathJudgement MathJudge::Judge(std::string_view reference, std::string_view predicted) const {
-  const std::string a = NormalizeAnswer(reference), b = NormalizeAnswer(predicted);
+  // Both sides may carry delimiters, boxes or a sentence around the answer.
+  const std::string ref = FinalAnswerInText(reference), pred = FinalAnswerInText(predicted);
+  std::string a = NormalizeAnswer(ref), b = NormalizeAnswer(pred);
   if (b.empty()) return {false, "empty"};
   if (a == b) return {true, "string"};
-  if (const char letter = ChoiceLetter(reference)) {
-    return {ChoiceLetter(predicted) == letter,
-            ChoiceLetter(predicted) == letter ? "choice" : "different"};
+  if (const char letter = ChoiceLetter(ref)) {
+    const char got = ChoiceLetter(pred);
+    return {got == letter, got == letter ? "choice" : "different"};
   }
+  a = StripMembership(a);
+  b = StripMembership(b);
+  // "x = 5+5+1 = 11": a chain of equalities says its last side.
+  for (std::string* side : {&a, &b}) {
+    const Relation r = SplitRelation(*side);
+    if (r.ops.size() >= 2 && r.AllEqualities() && !r.sides.back().empty()) *side = r.sides.back();
+  }
+  // "(p,q,r)=(3,2,7)" against "(3,2,7)": the value given to the names.
+  const Relation ra = SplitRelation(a), rb = SplitRelation(b);
+  if (ra.ops.empty() && !rb.ops.empty()) {
+    if (auto v = AssignedValue(b)) b = *v;
+  } else if (rb.ops.empty() && !ra.ops.empty()) {
+    if (auto v = AssignedValue(a)) a = *v;
+  }
+  if (a == b) return {true, "string"};
   return Structured(a, b);
 }
 
 MathJudgement MathJudge::Structured(const std::string& a, const std::string& b) const {
+  // An inequality against an interval (or a union of them): the interval it describes.
+  const Relation ra = SplitRelation(a), rb = SplitRelation(b);
+  if (ra.HasInequality() != rb.HasInequality()) {
+    std::string unknown;
+    const std::optional<std::string> interval =
+        RelationToInterval(ra.HasInequality() ? ra : rb, &unknown);
+    if (!interval) return {false, "different"};
+    return ra.HasInequality() ? Structured(*interval, b) : Structured(a, *interval);
+  }
   Structure x = Parse(a), y = Parse(b);
   if (x.kind == Structure::kScalar && y.kind == Structure::kScalar) return Scalar(a, b);
   // A bare list against a bracketed one ("1, 2" vs "(1, 2)" or "\{1, 2\}"): compare the items.
@@ -174,33 +323,81 @@ MathJudgement MathJudge::Scalar(const std::string& a, const std::string& b) cons
   if (a == b || SameIgnoringCase(a, b)) return {true, "string"};
   double va = 0, vb = 0;
   if (ParsePlainNumber(a, &va) && ParsePlainNumber(b, &vb)) {
-    // Two integers must be equal exactly (28800 is not 28801, however close relatively).
-    static const std::regex kInteger(R"(^-?\d+$)");
-    if (std::regex_match(a, kInteger) && std::regex_match(b, kInteger)) {
+    // Two decimals written to the same places must be equal exactly: 28800 is not 28801 and
+    // 1000.99 is not 1000.98, however close relatively (normalised: no trailing zeros).
+    static const std::regex kDecimal(R"(^-?\d+(\.(\d+))?$)");
+    std::smatch ma, mb;
+    if (std::regex_match(a, ma, kDecimal) && std::regex_match(b, mb, kDecimal) &&
+        ma[2].length() == mb[2].length()) {
       return {a == b || va == vb, a == b || va == vb ? "numeric" : "different"};
     }
     const bool eq = std::abs(va - vb) <=
                     options_.relative_tolerance * std::max({1.0, std::abs(va), std::abs(vb)});
     return {eq, eq ? "numeric" : "different"};
   }
-  const size_t ea = std::count(a.begin(), a.end(), '='), eb = std::count(b.begin(), b.end(), '=');
+  const Relation ra = SplitRelation(a), rb = SplitRelation(b);
+  if (ra.HasInequality() || rb.HasInequality()) return Relations(a, b);
+  const size_t ea = ra.ops.size(), eb = rb.ops.size();
   CasQuery q;
   if (ea == 1 && eb == 1) {
-    const size_t pa = a.find('='), pb = b.find('=');
-    auto la = LatexToCas(a.substr(0, pa)), ra = LatexToCas(a.substr(pa + 1));
-    auto lb = LatexToCas(b.substr(0, pb)), rb = LatexToCas(b.substr(pb + 1));
-    if (!la || !ra || !lb || !rb) return {false, "different"};
-    q = {CasMode::kEquation, "(" + *la + ")-(" + *ra + ")", "(" + *lb + ")-(" + *rb + ")"};
+    auto la = LatexToCas(ra.sides[0]), ca = LatexToCas(ra.sides[1]);
+    auto lb = LatexToCas(rb.sides[0]), cb = LatexToCas(rb.sides[1]);
+    if (!la || !ca || !lb || !cb) return {false, "different"};
+    q = {CasMode::kEquation, "(" + *la + ")-(" + *ca + ")", "(" + *lb + ")-(" + *cb + ")"};
   } else if (ea == 0 && eb == 0) {
     auto ca = LatexToCas(a), cb = LatexToCas(b);
     if (!ca || !cb) return {false, "different"};
     q = {CasMode::kExpression, *ca, *cb};
-  } else {
-    // "x = 3" against "3": the value of a lone variable.
-    const std::optional<std::string> value = LoneVariableValue(ea == 1 ? a : b);
+  } else if (ea + eb == 1) {
+    // "x = 3" against "3": the value given to a name.
+    const std::optional<std::string> value = AssignedValue(ea == 1 ? a : b);
     if (!value) return {false, "different"};
-    return ea == 1 ? Scalar(*value, b) : Scalar(a, *value);
+    return ea == 1 ? Structured(*value, b) : Structured(a, *value);
+  } else {
+    return {false, "different"};
   }
+  const CasVerdict v = cas_->Compare(q, options_.cas_timeout);
+  if (v == CasVerdict::kEqual) return {true, "cas"};
+  return {false, v == CasVerdict::kTimeout ? "cas_timeout" : "different"};
+}
+
+}  // namespace r1rl::reward
+
+namespace r1rl::reward {
+
+MathJudgement MathJudge::Relations(const std::string& a, const std::string& b) const {
+  const Relation ra = SplitRelation(a), rb = SplitRelation(b);
+  if (ra.ops.size() != rb.ops.size()) return {false, "different"};
+  if (ra.ops.size() == 2) {  // "0<x<1" against "1>x>0": the same interval of the same unknown
+    std::string ua, ub;
+    const auto ia = RelationToInterval(ra, &ua), ib = RelationToInterval(rb, &ub);
+    if (!ia || !ib || ua != ub) return {false, "different"};
+    return Structured(*ia, *ib);
+  }
+  if (ra.ops.size() != 1) return {false, "different"};
+  // One relation each, as "lhs < rhs" (or <=, !=, =): "x<1" and "-x>-1" are the same when
+  // rhs - lhs of one is a positive multiple of the other's (any nonzero multiple for != ).
+  auto canonical = [](const Relation& r, std::string* op, std::string* lhs, std::string* rhs) {
+    *op = r.ops[0];
+    *lhs = r.sides[0];
+    *rhs = r.sides[1];
+    if (*op == ">" || *op == ">=") {
+      std::swap(*lhs, *rhs);
+      *op = *op == ">" ? "<" : "<=";
+    }
+  };
+  std::string opa, la, ca, opb, lb, cb;
+  canonical(ra, &opa, &la, &ca);
+  canonical(rb, &opb, &lb, &cb);
+  if (opa != opb) return {false, "different"};
+  auto xla = LatexToCas(la), xca = LatexToCas(ca), xlb = LatexToCas(lb), xcb = LatexToCas(cb);
+  if (!xla || !xca || !xlb || !xcb) {
+    // \infty and the like: the same text on both sides, or nothing.
+    const bool same = la == lb && ca == cb;
+    return {same, same ? "string" : "different"};
+  }
+  const CasQuery q{opa == "!=" || opa == "=" ? CasMode::kEquation : CasMode::kInequality,
+                   "(" + *xca + ")-(" + *xla + ")", "(" + *xcb + ")-(" + *xlb + ")"};
   const CasVerdict v = cas_->Compare(q, options_.cas_timeout);
   if (v == CasVerdict::kEqual) return {true, "cas"};
   return {false, v == CasVerdict::kTimeout ? "cas_timeout" : "different"};

@@ -7,11 +7,16 @@
 //   judge.Judge("\\{1,2\\}", "\\{2, 1\\}").equivalent;          // true (sets are order-free)
 //   judge.Judge("(1,2]", "(1,2)").equivalent;                   // false (interval ends differ)
 //
-// Both sides are normalised (latex_normalize.h), then compared: as strings; as a choice
-// letter when the reference is one (A-E); as structures — tuples and intervals in order
-// with the same brackets, sets, bare lists and unions order-free, matrices entry by entry;
-// each scalar as a plain number (relative tolerance), then symbolically with GiNaC under a
-// time limit (cas.h), equations "lhs = rhs" as proportional "lhs - rhs".
+// Both sides are first narrowed to their final answer (FinalAnswerInText: boxes, $…$, a
+// sentence around it; the reference too), normalised (latex_normalize.h), then compared: as
+// strings; as a choice letter when the reference is one (A-E); "x \in S" as S; a chain
+// "x = 5+5+1 = 11" as its last side; "(p,q) = (3,2)" or "x = 3" against a bare value as the
+// value; as structures — tuples and intervals in order with the same brackets, sets, bare
+// lists and unions order-free, matrices entry by entry; an inequality in one unknown against
+// an interval as the interval it describes ("0 < f(x) < 1" is "(0,1)"); each scalar as a
+// plain number (relative tolerance), then symbolically with GiNaC under a time limit
+// (cas.h): equations "lhs = rhs" as proportional "lhs - rhs", inequalities as "rhs - lhs"
+// up to a positive factor ("x < 1" is "-x > -1"; strict and non-strict differ).
 //
 // Thread-safety: Judge is const and thread-safe (the CAS pool is).
 #ifndef R1RL_LIB_REWARDS_MATH_EQUIVALENCE_H_
@@ -47,6 +52,8 @@ class MathJudge {
   // Two normalised scalars (no top-level comma).
   MathJudgement Scalar(const std::string& a, const std::string& b) const;
   MathJudgement Structured(const std::string& a, const std::string& b) const;
+  // Two relations with an inequality or != among them ("x<1" against "-x>-1").
+  MathJudgement Relations(const std::string& a, const std::string& b) const;
   CasPool* cas_;
   MathOptions options_;
 };

@@ -37,6 +37,16 @@ TEST(AnswerExtraction, FindsTheFinalAnswer) {
       {"no answer here", "", AnswerSource::kNone},
       {"\\boxed{unclosed", "", AnswerSource::kNone},
       {"\\boxedfoo{1}", "", AnswerSource::kNone},
+      {"roots \\boxed{1} and \\boxed{2}.", "1,2", AnswerSource::kBoxed},
+      {"$\\boxed{3}$, $\\boxed{4}$", "3,4", AnswerSource::kBoxed},
+      {"<answer>We find that $x \\lt 3$.</answer>", "x \\lt 3", AnswerSource::kAnswerTag},
+      {"<answer>so the answer is 1,000.99 dollars</answer>", "1,000.99", AnswerSource::kAnswerTag},
+      {"<answer>Answer \\( 9 \\)</answer>", "9", AnswerSource::kAnswerTag},
+      {"<answer>\\[ x^2 \\]</answer>", "x^2", AnswerSource::kAnswerTag},
+      {"<answer>It costs 45 dollars in total.</answer>", "45", AnswerSource::kAnswerTag},
+      {"<answer>\\text{Monday}</answer>", "\\text{Monday}", AnswerSource::kAnswerTag},
+      {"<answer>2xy</answer>", "2xy", AnswerSource::kAnswerTag},
+      {"<answer>\\\\boxed{\\\\frac{1}{2}}</answer>", "\\frac{1}{2}", AnswerSource::kAnswerTag},
   };
   for (const Case& c : cases) {
     ExtractedAnswer got = ExtractAnswer(c.response);
@@ -64,6 +74,22 @@ TEST(Normalize, Forms) {
       {"0.500", "0.5"},
       {".5", "0.5"},
       {"\\displaystyle 7.", "7"},
+      {"1 000", "1000"},
+      {"1\\,000", "1000"},
+      {"12 345 678.5", "12345678.5"},
+      {"1 0000", "10000"},
+      {"1000,99", "1000.99"},
+      {"0,111", "0.111"},
+      {"1,5", "1,5"},
+      {"28 percent", "28"},
+      {"x \\le 3", "x<=3"},
+      {"x \\leqslant 3", "x<=3"},
+      {"x \\neq 3", "x!=3"},
+      {"\\left\\{1, 2\\right\\}", "\\{1,2\\}"},
+      {"x=1 \\text{ or } x=2", "x=1,x=2"},
+      {"3; 4", "3,4"},
+      {"\\(9\\)", "9"},
+      {"\\\\frac{1}{2}", "\\frac{1}{2}"},
       {"\u22123", "-3"},
       {"2\u03c0", "2\\pi"},
       {"\\pi r^2", "\\pi r^2"},
@@ -110,7 +136,8 @@ const EqCase kCases[] = {
     {"12", "12.", true},
     {"18", "\\$18", true},
     {"18", "$18.00", true},
-    {"18", "18 dollars", false},
+    {"18", "18 dollars", true},
+    {"18", "19 dollars", false},
     // fractions
     {"\\frac{1}{2}", "0.5", true},
     {"\\frac{1}{2}", "1/2", true},
@@ -274,6 +301,147 @@ const EqCase kCases[] = {
     {"17", "17.0001", true},
     {"17", "17.01", false},
 };
+
+// Answers as people and models write them (issue 21), by kind, each with near misses that
+// must stay wrong: a false "correct" is a reward hack.
+const EqCase kWrittenForms[] = {
+    // the reference itself written with delimiters, boxes or a period
+    {"$9$", "9", true},
+    {"\\(9\\)", "9", true},
+    {"$$\\frac{1}{2}$$", "0.5", true},
+    {"\\boxed{9}", "9", true},
+    {"\\[ 9 \\]", "$9$", true},
+    {"9.", "9", true},
+    {"The answer is $\\boxed{14}$.", "14", true},
+    {"$9$", "8", false},
+    {"\\boxed{9}", "\\boxed{19}", false},
+    {"\\(9\\)", "\\(-9\\)", false},
+    // a final answer inside free text
+    {"1000.99", "so the answer is 1,000.99\u20ac", true},
+    {"1000.99", "so the answer is 1,000.98\u20ac", false},
+    {"9", "Answer \\( 9 \\)", true},
+    {"9", "Answer \\( 8 \\)", false},
+    {"x<3", "We find that $x \\lt 3$.", true},
+    {"x<3", "We find that $x \\le 3$.", false},
+    {"45", "The total cost is 45 dollars.", true},
+    {"45", "The total cost is 54 dollars.", false},
+    {"12", "First we get 3, and the result is 12.", true},
+    {"3", "First we get 3, and the result is 12.", false},
+    {"\\frac{1}{2}", "The probability is $\\frac{1}{2}$, as computed.", true},
+    {"\\frac{1}{2}", "The probability is $\\frac{1}{3}$, as computed.", false},
+    {"7", "The sum of 3 and 4 is \\boxed{7} here", true},
+    {"3", "so \\boxed{7} is bigger than 3", false},
+    {"5", "The answer is 5, not 6.", true},
+    {"6", "The answer is 5, not 6.", false},
+    {"\\text{Monday}", "It is Monday", false},
+    // numbers: separators, decimal comma, leading dot, currency, percent
+    {"1000", "1 000", true},
+    {"1000", "1\\,000", true},
+    {"7425000", "7,425,000", true},
+    {"7425000", "7 425 000", true},
+    {"1000.99", "1,000.99", true},
+    {"1000.99", "1000,99", true},
+    {"0.111", "0,111", true},
+    {"0.4", ".4", true},
+    {"28", "28\\%", true},
+    {"28", "28%", true},
+    {"28", "28 percent", true},
+    {"12.5", "\\$12.50", true},
+    {"12.5", "12.50\u20ac", true},
+    {"1.5", "1,5", false},
+    {"1000", "1 0000", false},
+    {"0.111", "0,1111", false},
+    {"28", "29 percent", false},
+    {"1000.99", "100099", false},
+    {"111", "0,111", false},
+    {"0.4", ".41", false},
+    // equations and relations
+    {"11", "x = 11", true},
+    {"11", "x = 5+5+1 = 11", true},
+    {"2", "z = 1+1 = 2", true},
+    {"11", "x = 5+5+1 = 12", false},
+    {"x<1", "-x>-1", true},
+    {"x<1", "-x<-1", false},
+    {"x<1", "x \\le 1", false},
+    {"x \\le 2", "2 \\ge x", true},
+    {"x \\leq 2", "x<=2", true},
+    {"x \\ge 2", "x \\gt 2", false},
+    {"x \\neq 3", "x != 3", true},
+    {"x \\neq 3", "x \\ne 4", false},
+    {"(0,1)", "0 < f(x) < 1", true},
+    {"(0,1)", "0 \\le f(x) < 1", false},
+    {"(0,1)", "0 < f(x) < 2", false},
+    {"[-2,7]", "x \\in [-2,7]", true},
+    {"[-2,7]", "x \\in (-2,7]", false},
+    {"[3,\\infty)", "x \\ge 3", true},
+    {"[3,\\infty)", "x > 3", false},
+    {"(-\\infty,0)\\cup(1,\\infty)", "x<0 \\text{ or } x>1", true},
+    {"(-\\infty,0)\\cup(1,\\infty)", "x<0 \\text{ or } x>2", false},
+    {"1<x<4", "4>x>1", true},
+    {"1<x<4", "1<x<=4", false},
+    {"1<x<4", "1<y<4", false},
+    // tuples and sets
+    {"(3,2,7)", "(p,q,r)=(3,2,7)", true},
+    {"(3,2,7)", "(p,q,r)=(3,7,2)", false},
+    {"1,2", "x=1 \\text{ or } x=2", true},
+    {"1,2", "x = 1 or x = 2", true},
+    {"1,2", "x=1 and x=3", false},
+    {"\\{1,2\\}", "1; 2", true},
+    {"\\{1,2\\}", "1; 3", false},
+    {"\\boxed{1,2}", "\\boxed{1}\\boxed{2}", true},
+    {"\\boxed{1,2}", "\\boxed{1} and \\boxed{2}", true},
+    {"1,2", "\\boxed{1}, \\boxed{3}", false},
+    {"2", "\\boxed{1}\\boxed{2}", false},
+    {"k = 45, n = 2", "\\boxed{45}, \\boxed{2}", true},
+    {"k = 45, n = 2", "\\boxed{2}, \\boxed{46}", false},
+    // matrices, fraction commands, constants, choices, brackets, doubled backslashes
+    {"\\begin{pmatrix}\\frac{1}{2}&0\\\\0&1\\end{pmatrix}",
+     "\\begin{bmatrix}0.5&0\\\\0&1\\end{bmatrix}", true},
+    {"\\begin{pmatrix}\\frac{1}{2}&0\\\\0&1\\end{pmatrix}",
+     "\\left[\\begin{matrix}\\dfrac12&0\\\\0&1\\end{matrix}\\right]", true},
+    {"\\begin{pmatrix}\\frac{1}{2}&0\\\\0&1\\end{pmatrix}",
+     "\\begin{bmatrix}0.5&0\\\\1&0\\end{bmatrix}", false},
+    {"\\frac{3}{4}", "\\dfrac{3}{4}", true},
+    {"\\frac{3}{4}", "\\tfrac{3}{4}", true},
+    {"\\frac{3}{4}", "\\tfrac{4}{3}", false},
+    {"e^{2}", "\\mathrm{e}^{2}", true},
+    {"e^{2}", "\\mathrm{e}^{3}", false},
+    {"C", "\\text{(C)}", true},
+    {"C", "\\text{(D)}", false},
+    {"(1,2)", "\\left( 1, 2 \\right)", true},
+    {"\\frac{1}{2}", "\\\\frac{1}{2}", true},
+    {"\\frac{1}{2}", "\\\\frac{1}{3}", false},
+    {"\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", "\\\\begin{pmatrix}1&2\\\\\\\\3&4\\\\end{pmatrix}",
+     true},
+    {"\\sqrt{2}", "\\\\sqrt{2}", true},
+    // not to be read as a number in a sentence
+    {"2", "2xy", false},
+    {"2", "2 \\cdot x", false},
+    {"5", "5 or 6", false},
+};
+
+TEST(MathEquivalence, WrittenFormsTable) {
+  CasPool cas(1);
+  MathJudge judge(&cas);
+  int failures = 0, positives = 0;
+  for (const EqCase& c : kWrittenForms) {
+    MathJudgement j = judge.Judge(c.reference, c.predicted);
+    positives += c.equivalent;
+    if (j.equivalent != c.equivalent) {
+      ++failures;
+      ADD_FAILURE() << "[" << c.reference << "] vs [" << c.predicted << "]: got " << j.equivalent
+                    << " (" << j.how << "), want " << c.equivalent;
+    }
+    // Inside an answer tag, through the extraction a grader uses, the same verdict.
+    const std::string tagged = std::string("<think>…</think><answer>") + c.predicted + "</answer>";
+    const ExtractedAnswer got = ExtractAnswer(tagged);
+    EXPECT_EQ(judge.Judge(c.reference, got.text).equivalent, c.equivalent)
+        << "[" << c.reference << "] vs " << tagged << " (extracted [" << got.text << "])";
+  }
+  const int n = static_cast<int>(sizeof(kWrittenForms) / sizeof(kWrittenForms[0]));
+  std::cout << n << " written forms (" << positives << " equivalent, " << n - positives << " not), "
+            << failures << " wrong\n";
+}
 
 TEST(MathEquivalence, HandWrittenTable) {
   CasPool cas(1);
