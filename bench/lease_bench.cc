@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "bench/bench_controller.h"
 #include "bench/bench_util.h"
 #include "lib/controller/controller_server.h"
@@ -166,6 +167,8 @@ void Pin(int cpu) {
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
+  if (std::getenv("R1RL_TMP_NO_DEADLOCK"))
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const bool two_cores = std::thread::hardware_concurrency() >= 2;
   if (argc == 7 && std::string(argv[1]) == "--client") {
     if (two_cores) Pin(1);

@@ -282,12 +282,12 @@ std::optional<std::string> LastBoxed(std::string_view text) {
   return boxes.back().content;
 }
 
-std::string FinalAnswerInText(std::string_view text) {
+std::string FinalAnswerInText(std::string_view text, bool read_sentences) {
   const std::string undone = UndoDoubledBackslashes(text);
   if (std::optional<std::string> boxes = TrailingBoxes(undone)) return *boxes;
   std::string t = StripSentenceEnd(undone);
   if (std::optional<std::string> inner = Unwrap(t)) return StripSentenceEnd(*inner);
-  if (!IsSentence(t)) return t;
+  if (!read_sentences || !IsSentence(t)) return t;
   // After an "answer" phrase: the first math segment or number after it, or all of the rest
   // when that is not a sentence.
   for (std::string_view phrase : {"final answer is", "answer is", "answer:", "answer"}) {

@@ -42,8 +42,10 @@ std::optional<std::string> LastBoxed(std::string_view text);
 //   "We find that $x \\lt 3$."           -> "x \\lt 3"   (else the last $…$ / \\(…\\) / \\[…\\])
 //   "The total is 45 dollars"            -> "45"    (else, in a sentence, its last number)
 //   "x^2+1", "\\text{Monday}", "(C)"      -> unchanged (no sentence around it)
-// Backslashes escaped twice ("\\\\frac") are undone first.
-std::string FinalAnswerInText(std::string_view text);
+// Backslashes escaped twice ("\\\\frac") are undone first. With read_sentences = false (for
+// reference answers, whose words are part of the answer: "June 15") only boxes, delimiters
+// and a final period are taken off.
+std::string FinalAnswerInText(std::string_view text, bool read_sentences = true);
 
 }  // namespace r1rl::reward
 

@@ -89,6 +89,15 @@ Structure Parse(const std::string& text) {
     st.items = SplitTopLevel(s.substr(2, s.size() - 4), ",");
     return st;
   }
+  // "{1,2}": a set written without its backslashes.
+  if (s.size() >= 2 && s[0] == '{' && s.back() == '}' && s.find('}') == s.size() - 1) {
+    if (std::vector<std::string> parts = SplitTopLevel(s.substr(1, s.size() - 2), ",");
+        parts.size() > 1) {
+      st.kind = Structure::kUnordered;
+      st.items = parts;
+      return st;
+    }
+  }
   if (std::vector<std::string> parts = SplitTopLevel(s, "\\cup"); parts.size() > 1) {
     st.kind = Structure::kUnordered;
     st.items = parts;
@@ -247,7 +256,8 @@ std::string StripMembership(const std::string& s) {
 
 MathJudgement MathJudge::Judge(std::string_view reference, std::string_view predicted) const {
   // Both sides may carry delimiters, boxes or a sentence around the answer.
-  const std::string ref = FinalAnswerInText(reference), pred = FinalAnswerInText(predicted);
+  const std::string ref = FinalAnswerInText(reference, /*read_sentences=*/false),
+                    pred = FinalAnswerInText(predicted);
   std::string a = NormalizeAnswer(ref), b = NormalizeAnswer(pred);
   if (b.empty()) return {false, "empty"};
   if (a == b) return {true, "string"};

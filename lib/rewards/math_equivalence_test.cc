@@ -394,6 +394,13 @@ const EqCase kWrittenForms[] = {
     {"2", "\\boxed{1}\\boxed{2}", false},
     {"k = 45, n = 2", "\\boxed{45}, \\boxed{2}", true},
     {"k = 45, n = 2", "\\boxed{2}, \\boxed{46}", false},
+    {"\\{1,2\\}", "{2,1}", true},
+    {"\\{1,2\\}", "{1,3}", false},
+    {"a=2,b=3", "(2,3)", true},
+    {"a=2,b=3", "(2,4)", false},
+    {"2x+1", "f(x) = 2x+1", true},
+    {"2x+1", "f(x) = 2x-1", false},
+    {"June 15", "15", false},
     // matrices, fraction commands, constants, choices, brackets, doubled backslashes
     {"\\begin{pmatrix}\\frac{1}{2}&0\\\\0&1\\end{pmatrix}",
      "\\begin{bmatrix}0.5&0\\\\0&1\\end{bmatrix}", true},
