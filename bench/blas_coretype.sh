@@ -7,7 +7,8 @@
 # and checks a GEMM). Alternates the two, prints medians and ratios from this one run.
 #
 #   bench/blas_coretype.sh [build=build] [rounds=3] [--demo]
-# --demo also times one full `r1rl demo` each way (about 2 + 4 minutes on 2 cores).
+# GEMM (`r1rl doctor`) runs `rounds` times each way, decode_bench (--new-tokens 16, ~2-3 min)
+# once each way; --demo also times one full `r1rl demo` each way (about 2 + 4 minutes).
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
@@ -30,18 +31,22 @@ for i in $(seq "$rounds"); do
     declare -n cmd=$mode
     "${cmd[@]}" "$r1rl" doctor --json > "$work/d.json"
     field "$work/d.json" gemm_gflops >> "$work/gemm.$mode"
-    "${cmd[@]}" "$build/bench/decode_bench" --new-tokens 32 > "$work/decode.$mode.$i" 2>&1
-    # batch-64 KV-cache decode, tokens/s
-    awk '$1 == "KV" && $2 == "cache" && $3 == 64 {print $4}' "$work/decode.$mode.$i" |
-      head -n1 >> "$work/tok.$mode"
-    printf 'round %d %-8s GEMM %6.1f GFLOP/s, decode batch 64 %s tokens/s\n' "$i" "$mode" \
-      "$(tail -n1 "$work/gemm.$mode")" "$(tail -n1 "$work/tok.$mode")"
+    printf 'round %d %-8s GEMM %6.1f GFLOP/s\n' "$i" "$mode" "$(tail -n1 "$work/gemm.$mode")"
   done
+done
+for mode in fallback chosen; do
+  declare -n cmd=$mode
+  "${cmd[@]}" "$build/bench/decode_bench" --new-tokens 16 > "$work/decode.$mode" 2>&1
+  # batch-64 KV-cache decode, tokens/s
+  awk '$1 == "KV" && $2 == "cache" && $3 == 64 {print $4}' "$work/decode.$mode" |
+    head -n1 > "$work/tok.$mode"
+  printf '%-8s decode_bench: batch 64 %s tokens/s; %s\n' "$mode" "$(cat "$work/tok.$mode")" \
+    "$(grep -m1 '^ceilings' "$work/decode.$mode")"
 done
 gf=$(median < "$work/gemm.fallback"); gc=$(median < "$work/gemm.chosen")
 tf=$(median < "$work/tok.fallback"); tc=$(median < "$work/tok.chosen")
-echo "median fallback: GEMM $gf GFLOP/s, decode $tf tokens/s"
-echo "median r1rl:     GEMM $gc GFLOP/s, decode $tc tokens/s"
+printf "median fallback: GEMM %.1f GFLOP/s, decode %s tokens/s\n" "$gf" "$tf"
+printf "median r1rl:     GEMM %.1f GFLOP/s, decode %s tokens/s\n" "$gc" "$tc"
 python3 -c "import sys; g0,g1,t0,t1=map(float,sys.argv[1:]); print(f'r1rl / fallback: GEMM {g1/g0:.2f}x, decode batch 64 {t1/t0:.2f}x')" \
   "$gf" "$gc" "$tf" "$tc"
 

@@ -19,6 +19,7 @@
 #include <thread>
 #include <zmq.hpp>
 
+#include "absl/synchronization/mutex.h"
 #include "bench/bench_controller.h"
 #include "bench/bench_util.h"
 #include "lib/controller/controller_server.h"
@@ -133,6 +134,8 @@ RunResult Run(const r1rl::security::SecurityOptions& security, const std::string
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
+  // As the services run (lib/runtime/service_main.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const int groups = argc > 1 ? std::atoi(argv[1]) : 4000;
   const int pushers = argc > 2 ? std::atoi(argv[2]) : 4;
   const int tokens = argc > 3 ? std::atoi(argv[3]) : 256;

@@ -167,8 +167,8 @@ void Pin(int cpu) {
 
 int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
-  if (std::getenv("R1RL_TMP_NO_DEADLOCK"))
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // As the services run (lib/runtime/service_main.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const bool two_cores = std::thread::hardware_concurrency() >= 2;
   if (argc == 7 && std::string(argv[1]) == "--client") {
     if (two_cores) Pin(1);

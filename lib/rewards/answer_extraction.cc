@@ -301,6 +301,7 @@ std::string FinalAnswerInText(std::string_view text, bool read_sentences) {
     if (std::optional<std::string> segment = MathSegment(rest, /*last=*/false)) return *segment;
     if (!IsSentence(StripSentenceEnd(rest))) return StripSentenceEnd(rest);
     if (std::optional<std::string> number = NumberInSentence(rest, /*last=*/false)) return *number;
+    return StripSentenceEnd(rest);  // words: "the answer is Evelyn."
   }
   if (std::optional<std::string> segment = MathSegment(t, /*last=*/true)) return *segment;
   if (std::optional<std::string> number = NumberInSentence(t, /*last=*/true)) return *number;
@@ -323,10 +324,12 @@ ExtractedAnswer ExtractAnswer(std::string_view response) {
   for (std::string_view phrase : {"final answer is", "the answer is", "answer:"}) {
     const size_t p = RFindNoCase(response, phrase);
     if (p == std::string_view::npos) continue;
-    std::string_view rest = response.substr(p + phrase.size());
-    rest = rest.substr(0, std::min(rest.find('\n'), rest.size()));
-    if (rest.size() > 0 && rest.front() == ':') rest.remove_prefix(1);
-    std::string t = FinalAnswerInText(rest);
+    // From the phrase to the end of its line: the first answer after the phrase counts
+    // ("the answer is 42 because 40 + 2" is 42).
+    std::string_view line = response.substr(p);
+    line = line.substr(0, std::min(line.find('\n'), line.size()));
+    if (Trim(line.substr(phrase.size())).empty()) continue;
+    std::string t = FinalAnswerInText(line);
     if (!t.empty()) return {t, AnswerSource::kAnswerIs};
   }
   // 4. GSM8K's "#### N".

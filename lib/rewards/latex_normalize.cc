@@ -150,6 +150,35 @@ void TrimDecimals(std::string* s) {
   *s = out;
 }
 
+// "0.\overline{3}" -> "\frac{1}{3}", "1.2\overline{45}" -> "\frac{1233}{990}": a repeating
+// decimal as the fraction it is (when the numbers fit in 64 bits).
+void RepeatingDecimals(std::string* s) {
+  static const std::regex kRepeating(R"((\d*)\.(\d*)\\overline\{(\d+)\})");
+  if (s->find("\\overline") == std::string::npos) return;
+  std::string out;
+  size_t last = 0;
+  for (auto it = std::sregex_iterator(s->begin(), s->end(), kRepeating);
+       it != std::sregex_iterator(); ++it) {
+    const std::smatch& m = *it;
+    const std::string whole = m[1].str(), fixed = m[2].str(), rep = m[3].str();
+    if (whole.size() + fixed.size() + rep.size() > 17) continue;
+    auto pow10 = [](size_t n) {
+      unsigned long long p = 1;
+      for (size_t i = 0; i < n; ++i) p *= 10;
+      return p;
+    };
+    // x = W.F(R): x * 10^|F| * (10^|R| - 1) = WFR - WF (as integers).
+    const unsigned long long wfr = std::stoull("0" + whole + fixed + rep),
+                             wf = std::stoull("0" + whole + fixed);
+    const unsigned long long num = wfr - wf, den = pow10(fixed.size()) * (pow10(rep.size()) - 1);
+    out += s->substr(last, m.position() - last);
+    out += "\\frac{" + std::to_string(num) + "}{" + std::to_string(den) + "}";
+    last = m.position() + m.length();
+  }
+  out += s->substr(last);
+  *s = out;
+}
+
 }  // namespace
 
 std::string UndoDoubledBackslashes(std::string_view text) {
@@ -284,6 +313,7 @@ std::string NormalizeAnswer(std::string_view answer) {
     trim(&s);
   }
   BraceShortArguments(&s);
+  RepeatingDecimals(&s);
   // Whitespace carries no meaning once commands are resolved ("\\pi r" keeps a space
   // only inside a command name, which RemoveCommand kept whole).
   std::string compact;
@@ -342,6 +372,8 @@ bool ParsePlainNumber(std::string_view s, double* value) {
 
 char ChoiceLetter(std::string_view answer) {
   std::string s = NormalizeAnswer(answer);
+  // "(C) 12", "(C)\\text{ 12 apples}": the option's letter, then its content.
+  if (s.size() > 3 && s[0] == '(' && s[1] >= 'A' && s[1] <= 'E' && s[2] == ')') return s[1];
   std::string letters;
   for (char c : s) {
     if (c == '(' || c == ')' || c == '.' || c == ':') continue;

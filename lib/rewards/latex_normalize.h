@@ -19,8 +19,9 @@
 // words after a value (\text{ cm}), currency signs (€ £ ¥), "percent", brace-less \frac12
 // and \sqrt2, math delimiters (\( \) \[ \]), relations to ASCII, "or"/"and"/";" between
 // solutions to ",", thousands separators (1,000, 1{,}000, 1 000), a decimal comma where it
-// cannot be a thousands separator or a list (0,111 and 1000,99; not 1,5), trailing zeros of
-// decimals, all whitespace, a trailing period.
+// cannot be a thousands separator or a list (0,111 and 1000,99; not 1,5), a repeating decimal
+// as its fraction (0.\overline{3} -> \frac{1}{3}), trailing zeros of decimals, all whitespace,
+// a trailing period.
 #ifndef R1RL_LIB_REWARDS_LATEX_NORMALIZE_H_
 #define R1RL_LIB_REWARDS_LATEX_NORMALIZE_H_
 
@@ -40,7 +41,7 @@ std::string UndoDoubledBackslashes(std::string_view text);
 // "12", "-3.5", "1/4" (after NormalizeAnswer) as a double; false when it is not a plain number.
 bool ParsePlainNumber(std::string_view s, double* value);
 
-// "(A)", "A", "\text{(B)}", "B)" -> 'A'/'B' (A-E), else 0.
+// "(A)", "A", "\text{(B)}", "B)", "(C) 12" -> 'A'/'B'/'C' (A-E), else 0.
 char ChoiceLetter(std::string_view answer);
 
 }  // namespace r1rl::reward

@@ -252,6 +252,16 @@ std::string StripMembership(const std::string& s) {
   return s;
 }
 
+// "1\pm\sqrt{2}" -> "1+\sqrt{2},1-\sqrt{2}": a lone ± as the two values it stands for.
+std::optional<std::string> ExpandPlusMinus(const std::string& s) {
+  const size_t p = s.find("\\pm");
+  if (p == std::string::npos || s.find("\\pm", p + 3) != std::string::npos) return std::nullopt;
+  if (p + 3 < s.size() && std::isalpha(static_cast<unsigned char>(s[p + 3]))) return std::nullopt;
+  if (SplitTopLevel(s, ",").size() > 1) return std::nullopt;
+  const std::string before = s.substr(0, p), after = s.substr(p + 3);
+  return before + "+" + after + "," + before + "-" + after;
+}
+
 }  // namespace
 
 MathJudgement MathJudge::Judge(std::string_view reference, std::string_view predicted) const {
@@ -280,6 +290,11 @@ MathJudgement MathJudge::Judge(std::string_view reference, std::string_view pred
     if (auto v = AssignedValue(a)) a = *v;
   }
   if (a == b) return {true, "string"};
+  // "x = \pm 2" against "2, -2": the ± written out, when the other side is a list.
+  if (SplitTopLevel(a, ",").size() > 1 || SplitTopLevel(b, ",").size() > 1) {
+    if (auto e = ExpandPlusMinus(a)) a = *e;
+    if (auto e = ExpandPlusMinus(b)) b = *e;
+  }
   return Structured(a, b);
 }
 

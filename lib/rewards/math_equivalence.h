@@ -9,7 +9,8 @@
 //
 // Both sides are first narrowed to their final answer (FinalAnswerInText: boxes, $…$, a
 // sentence around it; the reference too), normalised (latex_normalize.h), then compared: as
-// strings; as a choice letter when the reference is one (A-E); "x \in S" as S; a chain
+// strings; as a choice letter when the reference is one (A-E); "x \in S" as S; a lone "\pm"
+// against a list as its two values ("x = \pm 2" is "2, -2"); a chain
 // "x = 5+5+1 = 11" as its last side; "(p,q) = (3,2)" or "x = 3" against a bare value as the
 // value; as structures — tuples and intervals in order with the same brackets, sets, bare
 // lists and unions order-free, matrices entry by entry; an inequality in one unknown against

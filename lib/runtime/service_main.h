@@ -1,6 +1,7 @@
 // The start of every service binary's main(): --config/--set parsed and loaded, logs on
 // stderr at runtime.log_level under the binary's name, SIGPIPE ignored (a closed socket is
-// not fatal), a warning when security.insecure is set. Torch-free.
+// not fatal), absl's mutex deadlock detection off (a debugging aid that costs every lock), a
+// warning when security.insecure is set. Torch-free.
 //
 //   auto start = StartService(argc, argv, "r1rl-learner", "controller and GRPO trainer");
 //   if (!start.config) return start.exit_code;   // --help, bad flags, bad config (2)
