@@ -10,4 +10,6 @@ for b in "$build"/bench/*_bench; do
   echo "== $(basename "$b")" | tee -a "$out"
   "$b" 2>&1 | tee -a "$out"
 done
+echo "== blas_coretype.sh (OpenBLAS's fallback kernels against r1rl's choice)" | tee -a "$out"
+bash "$(dirname "$0")/../bench/blas_coretype.sh" "$build" 3 2>&1 | tee -a "$out"
 echo "results kept in $out"
