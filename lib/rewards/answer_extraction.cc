@@ -288,6 +288,9 @@ std::string FinalAnswerInText(std::string_view text, bool read_sentences) {
   std::string t = StripSentenceEnd(undone);
   if (std::optional<std::string> inner = Unwrap(t)) return StripSentenceEnd(*inner);
   if (!read_sentences || !IsSentence(t)) return t;
+  // The final answer is at the end; the regular expressions below recurse per character, so
+  // a long text is read from its last kMaxAnswerChars.
+  if (t.size() > kMaxAnswerChars) t = t.substr(t.size() - kMaxAnswerChars);
   // After an "answer" phrase: the first math segment or number after it, or all of the rest
   // when that is not a sentence.
   for (std::string_view phrase : {"final answer is", "answer is", "answer:", "answer"}) {

@@ -211,6 +211,7 @@ std::string UndoDoubledBackslashes(std::string_view text) {
 }
 
 std::string NormalizeAnswer(std::string_view answer) {
+  if (answer.size() > kMaxAnswerChars) return std::string(answer);
   std::string s = UndoDoubledBackslashes(answer);
   // Unicode symbols a model may write.
   for (auto [from, to] :

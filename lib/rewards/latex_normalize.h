@@ -30,6 +30,10 @@
 
 namespace r1rl::reward {
 
+// Answers longer than this are returned as they are: no real final answer is that long, and
+// std::regex recurses per character (libstdc++ overflows an 8 MiB stack at ~20,000).
+inline constexpr size_t kMaxAnswerChars = 2048;
+
 std::string NormalizeAnswer(std::string_view answer);
 
 // Text whose backslashes were escaped twice (JSON written from an already-escaped string:

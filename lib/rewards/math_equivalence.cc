@@ -268,6 +268,7 @@ MathJudgement MathJudge::Judge(std::string_view reference, std::string_view pred
   // Both sides may carry delimiters, boxes or a sentence around the answer.
   const std::string ref = FinalAnswerInText(reference, /*read_sentences=*/false),
                     pred = FinalAnswerInText(predicted);
+  if (ref.size() > kMaxAnswerChars || pred.size() > kMaxAnswerChars) return {false, "too_long"};
   std::string a = NormalizeAnswer(ref), b = NormalizeAnswer(pred);
   if (b.empty()) return {false, "empty"};
   if (a == b) return {true, "string"};

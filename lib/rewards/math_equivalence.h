@@ -40,7 +40,7 @@ struct MathOptions {
 struct MathJudgement {
   bool equivalent = false;
   // How it was decided: "string", "choice", "numeric", "cas", "structure", or why not:
-  // "different", "cas_timeout", "empty".
+  // "different", "cas_timeout", "empty", "too_long" (an answer over kMaxAnswerChars).
   std::string how;
 };
 

@@ -465,6 +465,28 @@ TEST(MathEquivalence, WrittenFormsTable) {
             << failures << " wrong\n";
 }
 
+// Answers far longer than any real one (a model's runaway output inside the answer tag) are
+// judged, not crashed on: std::regex recurses per character.
+TEST(MathEquivalence, HugeAnswersAreRefusedNotCrashedOn) {
+  CasPool cas(1);
+  MathJudge judge(&cas);
+  const std::string digits(200000, '7'), dollars = "$" + std::string(200000, 'a') + "$";
+  for (const std::string& text : {digits, digits + ".5", dollars, "We find " + dollars + " here.",
+                                  "\\(" + digits + "\\)", "so the answer is " + digits}) {
+    const MathJudgement j = judge.Judge("7", ExtractAnswer("<answer>" + text + "</answer>").text);
+    EXPECT_FALSE(j.equivalent) << j.how;
+    EXPECT_FALSE(judge.Judge(text, "7").equivalent);
+    EXPECT_NE(NormalizeAnswer(text).size(), 0u);
+    EXPECT_EQ(ChoiceLetter(text), 0);
+  }
+  // The last number of a long sentence still counts (it is read from its end).
+  EXPECT_TRUE(judge
+                  .Judge("7", ExtractAnswer("<answer>The total is " + std::string(100000, 'x') +
+                                            " so 7 dollars</answer>")
+                                  .text)
+                  .equivalent);
+}
+
 TEST(MathEquivalence, HandWrittenTable) {
   CasPool cas(1);
   MathJudge judge(&cas);
