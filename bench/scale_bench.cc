@@ -1,0 +1,514 @@
+// The control and data planes under R1-sized load (issue 22; docs/scale.md), open loop.
+//
+// This process runs the controller as the learner does (real gRPC with TLS and role tokens,
+// ZeroMQ with CurveZMQ, the RocksDB buffer; keys from r1rl keys init, made here) and a trainer
+// stand-in that takes 32-group steps from it; it starts real r1rl-reward-grader processes
+// (next to this binary's build folder) and one process of simulated workers (this binary with
+// --simulate-workers). Each simulated worker is a thread with its own TLS connection: it
+// registers, heartbeats every 2 s, and leases P prompts at Poisson-distributed times so that
+// all workers together ask for `multiple` x R1-Zero's rate (512 groups per 16 steps of 68.5
+// s: 0.467 groups/s); it "samples" each lease for --sample-seconds, then pushes G samples of
+// --tokens tokens each (ids, behaviour log-probs, ~4 bytes of text per token ending in the
+// right boxed answer) through the graders into the controller's ingest.
+//
+//   build/bench/scale_bench [--workers 600] [--multiple 1] [--seconds 120] [--graders 2]
+//                           [--group-size 16] [--tokens 12000] [--prompts-per-lease 8]
+//                           [--sample-seconds 10]
+//
+// Prints LeasePrompts and Heartbeat latency (p50/p99/max), groups and MB ingested per second,
+// the buffer's largest backlog, the controller process's CPU (cores) and peak RSS, and an audit:
+// every group pushed was ingested once and trained once (none lost, none twice).
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <zmq.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/controller/controller_server.h"
+#include "lib/security/curve_keys.h"
+#include "lib/security/grpc_security.h"
+#include "lib/security/keys.h"
+#include "lib/transport/zmq_pipe.h"
+#include "r1rl/v1/controller.grpc.pb.h"
+#include "r1rl/v1/rollout.pb.h"
+
+extern char** environ;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kR1ZeroGroupsPerSecond = 512.0 / (16 * 68.5);
+constexpr int64_t kGroupsPerStep = 32;
+
+struct Flags {
+  int workers = 600;
+  double multiple = 1.0;
+  double seconds = 120;
+  int graders = 2;
+  int group_size = 16;
+  int tokens = 12000;
+  int prompts_per_lease = 8;
+  double sample_seconds = 10;
+  // --simulate-workers only:
+  std::string controller, rollouts, keys_dir;
+};
+
+bool ParseFlags(int argc, char** argv, Flags* f, bool* simulate) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--simulate-workers") {
+      *simulate = true;
+      continue;
+    }
+    if (i + 1 >= argc) return false;
+    const std::string v = argv[++i];
+    if (k == "--workers") f->workers = std::atoi(v.c_str());
+    else if (k == "--multiple") f->multiple = std::atof(v.c_str());
+    else if (k == "--seconds") f->seconds = std::atof(v.c_str());
+    else if (k == "--graders") f->graders = std::atoi(v.c_str());
+    else if (k == "--group-size") f->group_size = std::atoi(v.c_str());
+    else if (k == "--tokens") f->tokens = std::atoi(v.c_str());
+    else if (k == "--prompts-per-lease") f->prompts_per_lease = std::atoi(v.c_str());
+    else if (k == "--sample-seconds") f->sample_seconds = std::atof(v.c_str());
+    else if (k == "--controller") f->controller = v;
+    else if (k == "--rollouts") f->rollouts = v;
+    else if (k == "--keys") f->keys_dir = v;
+    else return false;
+  }
+  return f->workers >= 1 && f->multiple > 0 && f->seconds > 0 && f->graders >= 1 &&
+         f->group_size >= 1 && f->tokens >= 1 && f->prompts_per_lease >= 1 &&
+         f->sample_seconds >= 0;
+}
+
+double Pct(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))] * 1e3;
+}
+
+// ---- The simulated workers' process ------------------------------------------------------
+
+// One group as a worker pushes it: G samples of `tokens` tokens, the text ending in the
+// lease's answer, boxed.
+std::string MakeGroup(const r1rl::v1::PromptLease& l, const std::string& worker, int g,
+                      int tokens) {
+  r1rl::v1::RolloutGroup grp;
+  grp.set_lease_id(l.lease_id());
+  grp.set_prompt_id(l.prompt_id());
+  grp.set_dataset_position(l.dataset_position());
+  *grp.mutable_reward() = l.reward();
+  grp.set_policy_version(l.policy_version());
+  grp.set_worker_id(worker);
+  for (int i = 0; i < 8; ++i) grp.add_prompt_ids(100 + i);
+  std::string text;
+  text.reserve(static_cast<size_t>(tokens) * 4 + 64);
+  for (int t = 0; text.size() + 40 < static_cast<size_t>(tokens) * 4; ++t) text += "add the ";
+  for (int s = 0; s < g; ++s) {
+    r1rl::v1::Sample* smp = grp.add_samples();
+    smp->mutable_completion_ids()->Reserve(tokens);
+    smp->mutable_behaviour_logprobs()->Reserve(tokens);
+    for (int t = 0; t < tokens; ++t) {
+      smp->add_completion_ids((t * 7919 + s) % 50000);
+      smp->add_behaviour_logprobs(-0.5f);
+    }
+    smp->set_text(text + (s % 2 == 0 ? "\\boxed{" + l.reward().answer() + "}" : "\\boxed{0}"));
+    smp->set_finish_reason("stop");
+  }
+  grp.set_sampled_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+  return grp.SerializeAsString();
+}
+
+int SimulateWorkers(const Flags& f) {
+  r1rl::security::SecurityOptions security;
+  security.keys_dir = f.keys_dir;
+  // One PUSH socket for the process, fed by a queue (ZeroMQ sockets are single-threaded).
+  zmq::context_t ctx{1};
+  auto curve = r1rl::security::CurveClient(security, "worker", "learner");
+  if (!curve.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(curve.status().message()).c_str());
+    return 1;
+  }
+  auto push = r1rl::transport::OpenSocket(ctx, zmq::socket_type::push,
+                                          {f.rollouts, false, 100, 0, 5000, *curve}, "rollouts");
+  if (!push.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(push.status().message()).c_str());
+    return 1;
+  }
+  std::mutex qmu;
+  std::condition_variable qcv;
+  std::deque<std::string> queue;
+  std::atomic<bool> pushing_done{false};
+  std::atomic<int64_t> pushed{0}, pushed_bytes{0};
+  std::thread pusher([&] {
+    while (true) {
+      std::string bytes;
+      {
+        std::unique_lock<std::mutex> lock(qmu);
+        qcv.wait_for(lock, std::chrono::milliseconds(100),
+                     [&] { return !queue.empty() || pushing_done.load(); });
+        if (queue.empty()) {
+          if (pushing_done) break;
+          continue;
+        }
+        bytes = std::move(queue.front());
+        queue.pop_front();
+      }
+      if (r1rl::transport::SendBlocking(**push, bytes, [] { return true; })) {
+        ++pushed;
+        pushed_bytes += static_cast<int64_t>(bytes.size());
+      }
+    }
+  });
+
+  // Lease calls per worker per second: all workers together ask for multiple x R1's rate.
+  const double rate = f.multiple * kR1ZeroGroupsPerSecond;
+  const double lease_interval = f.workers * f.prompts_per_lease / rate;
+  std::atomic<int64_t> errors{0}, leases{0}, lease_calls{0}, heartbeats{0};
+  std::vector<std::vector<double>> lease_lat(f.workers), hb_lat(f.workers);
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  const auto hb_every = std::chrono::milliseconds(2000);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < f.workers; ++w) {
+    threads.emplace_back([&, w] {
+      std::mt19937_64 rng(static_cast<uint64_t>(w) * 7919 + 1);
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.use_local_subchannel_pool", 1);  // a connection per worker
+      auto channel =
+          r1rl::security::OpenChannel(f.controller, security, r1rl::security::Role::kWorker, args);
+      std::unique_ptr<r1rl::v1::Controller::Stub> stub;
+      r1rl::v1::RegisterResponse reg;
+      if (channel.ok()) {
+        stub = r1rl::v1::Controller::NewStub(*channel);
+        grpc::ClientContext c;
+        c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        if (!stub->Register(&c, {}, &reg).ok()) stub.reset();
+      }
+      if (!stub) ++errors;
+      ++ready;
+      while (!go) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      const auto start = Clock::now();
+      const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(f.seconds));
+      std::exponential_distribution<double> gap(1.0 / lease_interval);
+      std::uniform_real_distribution<double> phase(0, 2.0);
+      auto next_lease =
+          start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(gap(rng)));
+      auto next_hb =
+          start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(phase(rng)));
+      std::vector<std::pair<Clock::time_point, r1rl::v1::PromptLease>> sampling;
+      while (stub) {
+        const auto now = Clock::now();
+        if (now >= end && sampling.empty()) break;
+        auto wake = end;
+        if (now < end) wake = std::min({wake, next_lease, next_hb});
+        for (const auto& [due, l] : sampling) wake = std::min(wake, due);
+        if (wake > now) {
+          std::this_thread::sleep_until(std::min(wake, now + std::chrono::milliseconds(500)));
+          continue;
+        }
+        if (now < end && now >= next_hb) {
+          grpc::ClientContext c;
+          c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+          r1rl::v1::HeartbeatRequest hr;
+          hr.set_worker_id(reg.worker_id());
+          r1rl::v1::HeartbeatResponse hresp;
+          const auto t0 = Clock::now();
+          if (!stub->Heartbeat(&c, hr, &hresp).ok()) ++errors;
+          hb_lat[w].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+          ++heartbeats;
+          next_hb += hb_every;
+        }
+        if (now < end && now >= next_lease) {
+          grpc::ClientContext c;
+          c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+          r1rl::v1::LeasePromptsRequest req;
+          req.set_worker_id(reg.worker_id());
+          req.set_max_prompts(f.prompts_per_lease);
+          r1rl::v1::LeasePromptsResponse resp;
+          const auto t0 = Clock::now();
+          if (!stub->LeasePrompts(&c, req, &resp).ok()) ++errors;
+          lease_lat[w].push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+          ++lease_calls;
+          const auto due = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(f.sample_seconds));
+          for (const auto& l : resp.leases()) sampling.emplace_back(due, l);
+          leases += resp.leases_size();
+          next_lease += std::chrono::duration_cast<Clock::duration>(
+              std::chrono::duration<double>(gap(rng)));
+        }
+        for (auto it = sampling.begin(); it != sampling.end();) {
+          if (it->first > Clock::now()) {
+            ++it;
+            continue;
+          }
+          std::string bytes = MakeGroup(it->second, reg.worker_id(), f.group_size, f.tokens);
+          {
+            std::lock_guard<std::mutex> lock(qmu);
+            queue.push_back(std::move(bytes));
+          }
+          qcv.notify_one();
+          it = sampling.erase(it);
+        }
+      }
+    });
+  }
+  while (ready < f.workers) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  go = true;
+  for (auto& t : threads) t.join();
+  pushing_done = true;
+  qcv.notify_one();
+  pusher.join();
+  std::vector<double> ll, hl;
+  for (auto& v : lease_lat) ll.insert(ll.end(), v.begin(), v.end());
+  for (auto& v : hb_lat) hl.insert(hl.end(), v.begin(), v.end());
+  const double lease_max = ll.empty() ? 0 : *std::max_element(ll.begin(), ll.end()) * 1e3;
+  const double hb_max = hl.empty() ? 0 : *std::max_element(hl.begin(), hl.end()) * 1e3;
+  // One line for the parent.
+  std::printf("%lld %lld %lld %lld %lld %lld %.4f %.4f %.4f %.4f %.4f %.4f\n",
+              static_cast<long long>(lease_calls.load()), static_cast<long long>(leases.load()),
+              static_cast<long long>(pushed.load()), static_cast<long long>(pushed_bytes.load()),
+              static_cast<long long>(heartbeats.load()), static_cast<long long>(errors.load()),
+              Pct(ll, 0.5), Pct(ll, 0.99), lease_max, Pct(hl, 0.5), Pct(hl, 0.99), hb_max);
+  return 0;
+}
+
+// ---- The controller's process -------------------------------------------------------------
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+pid_t Spawn(const std::vector<std::string>& argv_s, const std::string& log) {
+  std::vector<char*> argv;
+  for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+int RunController(const Flags& f, const std::string& self) {
+  const std::string dir = std::filesystem::temp_directory_path() /
+                          ("r1rl_scale_bench_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  r1rl::security::SecurityOptions security;
+  security.keys_dir = dir + "/keys";
+  if (auto s = r1rl::security::InitKeys(security.keys_dir, {{}, 1, true}); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::string jsonl;
+  for (int i = 0; i < 10000; ++i) {
+    jsonl += absl::StrCat("{\"prompt\": \"", i, "+1=\", \"reward\": {\"kind\": \"math\", ",
+                          "\"answer\": \"", i + 1, "\"}}\n");
+  }
+  auto dataset = r1rl::learner::PromptDataset::Parse(jsonl, "scale.jsonl");
+  if (!dataset.ok()) return 1;
+  dataset->set_epochs(0);
+  r1rl::learner::ControllerOptions o;
+  o.grpc_address = "127.0.0.1:0";
+  o.rollouts_address = o.graders_address = o.ingest_address = "tcp://127.0.0.1:*";
+  o.metrics_address = "127.0.0.1:0";
+  o.buffer_path = dir + "/buffer";
+  o.group_size = f.group_size;
+  // R1-Zero: 32 groups a step, one rollout of 512 groups (16 steps) per policy version.
+  o.leases.groups_per_step = kGroupsPerStep;
+  o.leases.max_staleness = 15;
+  o.leases.lease_duration = std::chrono::milliseconds(
+      static_cast<int64_t>(1000 * std::max(120.0, 3 * f.sample_seconds + 30)));
+  o.security = security;
+  auto controller = r1rl::learner::ControllerServer::Start(o, std::move(*dataset));
+  if (!controller.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(controller.status().message()).c_str());
+    return 1;
+  }
+  auto& c = **controller;
+  const std::string bin = std::filesystem::path(self).parent_path().parent_path() / "bin";
+  std::vector<pid_t> graders;
+  for (int g = 0; g < f.graders; ++g) {
+    graders.push_back(Spawn({bin + "/r1rl-reward-grader", "--set",
+                             "grader.input=" + c.graders_endpoint(), "--set",
+                             "grader.output=" + c.ingest_endpoint(), "--set",
+                             "grader.grpc_address=127.0.0.1:0", "--set",
+                             "grader.metrics_address=127.0.0.1:0", "--set",
+                             "security.keys_dir=" + security.keys_dir, "--set",
+                             absl::StrCat("grader.id=g", g), "--set", "grader.threads=1"},
+                            absl::StrCat(dir, "/grader", g, ".log")));
+    if (graders.back() < 0) {
+      std::fprintf(stderr, "scale_bench: cannot start %s/r1rl-reward-grader\n", bin.c_str());
+      return 1;
+    }
+  }
+  // The trainer stand-in: 32-group steps as they come, each lease trained once.
+  std::atomic<bool> stop{false};
+  std::mutex tmu;
+  std::set<std::string> trained;
+  int64_t trained_twice = 0, trained_bytes = 0;
+  std::thread trainer([&] {
+    int64_t version = 0, taken = 0;
+    while (!stop) {
+      auto batch = c.TakeBatch(kGroupsPerStep, Clock::now() + std::chrono::milliseconds(500));
+      if (!batch.ok() || batch->groups.empty()) continue;
+      std::vector<std::string> ids;
+      {
+        std::lock_guard<std::mutex> lock(tmu);
+        for (const auto& g : batch->groups) {
+          if (!trained.insert(g.lease_id()).second) ++trained_twice;
+          trained_bytes += static_cast<int64_t>(g.ByteSizeLong());
+          ids.push_back(g.lease_id());
+        }
+      }
+      c.Trained(ids);
+      taken += static_cast<int64_t>(ids.size());
+      if (taken >= (version + 1) * kGroupsPerStep) c.SetPolicyVersion(++version);
+    }
+  });
+  // The buffer's backlog, sampled every 100 ms.
+  std::atomic<int64_t> max_unconsumed{0};
+  std::thread sampler([&] {
+    while (!stop) {
+      max_unconsumed = std::max<int64_t>(max_unconsumed, c.Status().groups_unconsumed());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
+  std::printf(
+      "scale_bench: %d workers at %.2fx R1-Zero's rate (%.3f groups/s), %.0f s, G = %d x %d "
+      "tokens, %d prompts per lease, %.0f s sampling, %d graders; TLS + tokens, CurveZMQ\n",
+      f.workers, f.multiple, f.multiple * kR1ZeroGroupsPerSecond, f.seconds, f.group_size,
+      f.tokens, f.prompts_per_lease, f.sample_seconds, f.graders);
+  std::fflush(stdout);
+  const std::string target = "127.0.0.1:" + std::to_string(c.grpc_port());
+  const std::string cmd = absl::StrCat(
+      self, " --simulate-workers --controller ", target, " --rollouts ", c.rollouts_endpoint(),
+      " --keys ", security.keys_dir, " --workers ", f.workers, " --multiple ", f.multiple,
+      " --seconds ", f.seconds, " --group-size ", f.group_size, " --tokens ", f.tokens,
+      " --prompts-per-lease ", f.prompts_per_lease, " --sample-seconds ", f.sample_seconds);
+  const double cpu0 = CpuSeconds();
+  const auto t0 = Clock::now();
+  FILE* p = popen(cmd.c_str(), "r");
+  long long calls = 0, leased = 0, pushed = 0, pushed_bytes = 0, hbs = 0, errors = 0;
+  double l50 = 0, l99 = 0, lmax = 0, h50 = 0, h99 = 0, hmax = 0;
+  const int got = std::fscanf(p, "%lld %lld %lld %lld %lld %lld %lf %lf %lf %lf %lf %lf", &calls,
+                              &leased, &pushed, &pushed_bytes, &hbs, &errors, &l50, &l99, &lmax,
+                              &h50, &h99, &hmax);
+  const int status = pclose(p);
+  const double run_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu_run = CpuSeconds() - cpu0;
+  // Drain: wait until everything pushed is ingested and trained (or 60 s).
+  const auto drain_end = Clock::now() + std::chrono::seconds(60);
+  while (Clock::now() < drain_end) {
+    std::lock_guard<std::mutex> lock(tmu);
+    if (static_cast<long long>(trained.size()) >= pushed) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  stop = true;
+  trainer.join();
+  sampler.join();
+  const r1rl::v1::ControllerStatus st = c.Status();
+  for (pid_t g : graders) kill(g, SIGTERM);
+  for (pid_t g : graders) waitpid(g, nullptr, 0);
+  if (got != 12 || status != 0) {
+    std::fprintf(stderr, "scale_bench: the simulated workers failed (%s)\n", cmd.c_str());
+    return 1;
+  }
+  int64_t rejected = 0;
+  for (const auto& [reason, n] : st.rejected()) rejected += n;
+  std::set<std::string> trained_copy;
+  {
+    std::lock_guard<std::mutex> lock(tmu);
+    trained_copy = trained;
+  }
+  const double rss_mb = [] {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+    return 0.0;
+  }();
+  std::printf("LeasePrompts: %lld calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %lld leases\n",
+              calls, l50, l99, lmax, leased);
+  std::printf("Heartbeat: %lld calls (%.0f/s), p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", hbs,
+              static_cast<double>(hbs) / f.seconds, h50, h99, hmax);
+  std::printf("ingest: %lld groups pushed, %lld ingested, %.3f groups/s, %.2f MB/s (%.2f MB per "
+              "group); buffer backlog max %lld groups\n",
+              pushed, static_cast<long long>(st.groups_ingested()),
+              static_cast<double>(st.groups_ingested()) / run_seconds,
+              static_cast<double>(pushed_bytes) / run_seconds / 1e6,
+              pushed > 0 ? static_cast<double>(pushed_bytes) / static_cast<double>(pushed) / 1e6 : 0,
+              static_cast<long long>(max_unconsumed.load()));
+  std::printf("controller process: %.3f cores over the run (%.1f CPU s / %.1f s), peak RSS %.0f MB\n",
+              cpu_run / run_seconds, cpu_run, run_seconds, rss_mb);
+  const bool ok = errors == 0 && pushed == leased &&
+                  st.groups_ingested() == static_cast<int64_t>(pushed) &&
+                  static_cast<int64_t>(trained_copy.size()) == st.groups_ingested() &&
+                  trained_twice == 0 && st.groups_duplicate() == 0 && rejected == 0;
+  std::printf("audit: leased %lld = pushed %lld = ingested %lld = trained once %zu; trained twice "
+              "%lld; duplicates %lld; rejected %lld; leases expired %lld; rpc errors %lld: %s\n",
+              leased, pushed, static_cast<long long>(st.groups_ingested()), trained_copy.size(),
+              static_cast<long long>(trained_twice), static_cast<long long>(st.groups_duplicate()),
+              static_cast<long long>(rejected), static_cast<long long>(st.leases_expired()), errors,
+              ok ? "OK" : "FAILED");
+  (*controller).reset();
+  std::filesystem::remove_all(dir);
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  // As the services run (lib/runtime/service_main.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  signal(SIGPIPE, SIG_IGN);
+  Flags f;
+  bool simulate = false;
+  if (!ParseFlags(argc, argv, &f, &simulate)) {
+    std::fprintf(stderr,
+                 "usage: scale_bench [--workers N] [--multiple X] [--seconds S] [--graders K] "
+                 "[--group-size G] [--tokens T] [--prompts-per-lease P] [--sample-seconds S]\n");
+    return 2;
+  }
+  // 600 connections and threads: raise the descriptor limit as far as allowed.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (simulate) return SimulateWorkers(f);
+  return RunController(f, std::filesystem::canonical("/proc/self/exe").string());
+}
