@@ -31,6 +31,14 @@ inline double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// CPU seconds (user + system) this process has used so far, all its threads.
+inline double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 // Peak resident set size of this process so far, in bytes.
 inline double PeakRssBytes() {
   rusage usage{};

@@ -33,6 +33,7 @@
 #include "r1rl/v1/controller.grpc.pb.h"
 
 using Clock = std::chrono::steady_clock;
+using r1rl::bench::CpuSeconds;
 using r1rl::bench::Median;
 
 namespace {
@@ -111,13 +112,6 @@ int Clients(const std::string& target, const std::string& keys_dir, int workers,
               static_cast<long long>(errors.load()), elapsed, pct(0.5), pct(0.9), pct(0.99),
               all.empty() ? 0.0 : all.back() * 1e3);
   return 0;
-}
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 RunResult Run(const std::string& self, const r1rl::security::SecurityOptions& security,

@@ -40,7 +40,6 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -50,6 +49,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_util.h"
 #include "lib/controller/controller_server.h"
 #include "lib/security/curve_keys.h"
 #include "lib/security/grpc_security.h"
@@ -346,13 +346,6 @@ int SimulateWorkers(const Flags& f) {
 
 // ---- The controller's process -------------------------------------------------------------
 
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
 pid_t Spawn(const std::vector<std::string>& argv_s, const std::string& log) {
   std::vector<char*> argv;
   for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
@@ -500,7 +493,7 @@ int RunController(const Flags& f, const std::string& self) {
     w.pid = Spawn(args, w.out);
     procs.push_back(w);
   };
-  const double cpu0 = CpuSeconds();
+  const double cpu0 = r1rl::bench::CpuSeconds();
   for (int i = 0; i < f.worker_processes; ++i) spawn_workers(f.seconds);
   // Churn: every `kill_every` seconds one process (per_process workers) is SIGKILLed and a
   // fresh one takes its place for the rest of the run.
@@ -541,7 +534,7 @@ int RunController(const Flags& f, const std::string& self) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   const double run_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double cpu_run = CpuSeconds() - cpu0;
+  const double cpu_run = r1rl::bench::CpuSeconds() - cpu0;
   // The survivors' reports.
   long long calls = 0, leased = 0, pushed = 0, pushed_bytes = 0, hbs = 0, errors = 0;
   double l50 = 0, l99 = 0, lmax = 0, h50 = 0, h99 = 0, hmax = 0;
@@ -609,13 +602,7 @@ int RunController(const Flags& f, const std::string& self) {
     std::lock_guard<std::mutex> lock(tmu);
     trained_copy = trained;
   }
-  const double rss_mb = [] {
-    std::ifstream in("/proc/self/status");
-    std::string line;
-    while (std::getline(in, line))
-      if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
-    return 0.0;
-  }();
+  const double rss_mb = r1rl::bench::PeakRssBytes() / (1 << 20);
   std::printf("LeasePrompts: %lld calls, p50 %.2f ms, p99 %.2f ms, max %.2f ms; %lld leases\n",
               calls, l50, l99, lmax, leased);
   std::printf("Heartbeat: %lld calls (%.0f/s), p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", hbs,

@@ -134,7 +134,6 @@ bool SameIgnoringCase(const std::string& a, const std::string& b) {
 struct Relation {
   std::vector<std::string> sides;
   std::vector<std::string> ops;
-  bool Has(std::string_view op) const { return std::find(ops.begin(), ops.end(), op) != ops.end(); }
   bool AllEqualities() const {
     return !ops.empty() && std::all_of(ops.begin(), ops.end(), [](auto& o) { return o == "="; });
   }

@@ -442,11 +442,15 @@ const EqCase kWrittenForms[] = {
     {"5", "5 or 6", false},
 };
 
-TEST(MathEquivalence, WrittenFormsTable) {
+// Judges every case of `cases`, reports each wrong verdict, prints "<n> <what> (<k> equivalent,
+// <n-k> not), <f> wrong"; with `tagged`, also each prediction inside an answer tag through the
+// grader's extraction. Returns the number of cases.
+template <size_t N>
+int CheckTable(const EqCase (&cases)[N], const char* what, bool tagged) {
   CasPool cas(1);
   MathJudge judge(&cas);
   int failures = 0, positives = 0;
-  for (const EqCase& c : kWrittenForms) {
+  for (const EqCase& c : cases) {
     MathJudgement j = judge.Judge(c.reference, c.predicted);
     positives += c.equivalent;
     if (j.equivalent != c.equivalent) {
@@ -454,16 +458,19 @@ TEST(MathEquivalence, WrittenFormsTable) {
       ADD_FAILURE() << "[" << c.reference << "] vs [" << c.predicted << "]: got " << j.equivalent
                     << " (" << j.how << "), want " << c.equivalent;
     }
-    // Inside an answer tag, through the extraction a grader uses, the same verdict.
-    const std::string tagged = std::string("<think>…</think><answer>") + c.predicted + "</answer>";
-    const ExtractedAnswer got = ExtractAnswer(tagged);
+    if (!tagged) continue;
+    const std::string text = std::string("<think>…</think><answer>") + c.predicted + "</answer>";
+    const ExtractedAnswer got = ExtractAnswer(text);
     EXPECT_EQ(judge.Judge(c.reference, got.text).equivalent, c.equivalent)
-        << "[" << c.reference << "] vs " << tagged << " (extracted [" << got.text << "])";
+        << "[" << c.reference << "] vs " << text << " (extracted [" << got.text << "])";
   }
-  const int n = static_cast<int>(sizeof(kWrittenForms) / sizeof(kWrittenForms[0]));
-  std::cout << n << " written forms (" << positives << " equivalent, " << n - positives << " not), "
-            << failures << " wrong\n";
+  const int n = static_cast<int>(N);
+  std::cout << n << " " << what << " (" << positives << " equivalent, " << n - positives
+            << " not), " << failures << " wrong\n";
+  return n;
 }
+
+TEST(MathEquivalence, WrittenFormsTable) { CheckTable(kWrittenForms, "written forms", true); }
 
 // Answers far longer than any real one (a model's runaway output inside the answer tag) are
 // judged, not crashed on: std::regex recurses per character.
@@ -487,24 +494,7 @@ TEST(MathEquivalence, HugeAnswersAreRefusedNotCrashedOn) {
                   .equivalent);
 }
 
-TEST(MathEquivalence, HandWrittenTable) {
-  CasPool cas(1);
-  MathJudge judge(&cas);
-  int failures = 0, positives = 0;
-  for (const EqCase& c : kCases) {
-    MathJudgement j = judge.Judge(c.reference, c.predicted);
-    positives += c.equivalent;
-    if (j.equivalent != c.equivalent) {
-      ++failures;
-      ADD_FAILURE() << "[" << c.reference << "] vs [" << c.predicted << "]: got " << j.equivalent
-                    << " (" << j.how << "), want " << c.equivalent;
-    }
-  }
-  const int n = static_cast<int>(sizeof(kCases) / sizeof(kCases[0]));
-  std::cout << n << " cases (" << positives << " equivalent, " << n - positives << " not), "
-            << failures << " wrong\n";
-  EXPECT_GE(n, 150);
-}
+TEST(MathEquivalence, HandWrittenTable) { EXPECT_GE(CheckTable(kCases, "cases", false), 150); }
 
 TEST(Cas, TimeLimitHoldsAndTheHelperComesBack) {
   CasPool cas(1);
