@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -26,20 +27,40 @@ absl::StatusOr<nlohmann::ordered_json> ReadClusterTable(const std::string& name)
   return j;
 }
 
-absl::StatusOr<int> FreeLoopbackPort() {
+namespace {
+
+// Binds 127.0.0.1:port (0: any) and returns the port bound, or -1; the socket is released.
+int TryBindLoopback(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
+  a.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof(a);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    close(fd);
-    return absl::UnavailableError("no free port on 127.0.0.1");
-  }
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
   close(fd);
-  return static_cast<int>(ntohs(a.sin_port));
+  return ok ? static_cast<int>(ntohs(a.sin_port)) : -1;
+}
+
+}  // namespace
+
+absl::StatusOr<int> FreeLoopbackPort() {
+  // Below the kernel's ephemeral range: a port handed out by bind(0) or taken as the local end
+  // of an outgoing connection is drawn from that range, so one picked there could be taken by
+  // any process before our service binds it ("Address already in use" in parallel tests).
+  int low = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> low;
+  static std::mt19937 rng(std::random_device{}());
+  if (low > 10001) {
+    std::uniform_int_distribution<int> pick(10000, low - 1);
+    for (int i = 0; i < 100; ++i) {
+      if (const int port = TryBindLoopback(pick(rng)); port > 0) return port;
+    }
+  }
+  if (const int port = TryBindLoopback(0); port > 0) return port;
+  return absl::UnavailableError("no free port on 127.0.0.1");
 }
 
 std::string SelfDir() {

@@ -15,7 +15,9 @@
 
 namespace r1rl::cli {
 
-// A TCP port free on 127.0.0.1 now (bound, read, released: another process may still take it).
+// A TCP port free on 127.0.0.1 now (bound, read, released: another process may still take it),
+// picked below the kernel's ephemeral port range, where bind(0) and outgoing connections do not
+// draw theirs.
 absl::StatusOr<int> FreeLoopbackPort();
 
 // The folder of this executable (where the service binaries are built beside `r1rl`).
