@@ -1,9 +1,12 @@
 // The controller the control- and data-plane benches run against (lease_bench, ingest_bench):
 // a real ControllerServer on loopback (gRPC, ZeroMQ, RocksDB buffer under `dir`) over
 // `prompts` rows "<i>+1=", its lease window opened wide so every call grants leases and none
-// expires; `endless` cycles the rows forever.
+// expires; `endless` cycles the rows forever. `credentials`, when given, replace those
+// `security` makes on the gRPC port (ControllerOptions::grpc_credentials_override).
 #ifndef R1RL_BENCH_BENCH_CONTROLLER_H_
 #define R1RL_BENCH_BENCH_CONTROLLER_H_
+
+#include <grpcpp/security/server_credentials.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,7 +20,7 @@ namespace r1rl::bench {
 
 inline absl::StatusOr<std::unique_ptr<learner::ControllerServer>> StartBenchController(
     const security::SecurityOptions& security, const std::string& dir, int prompts, int group_size,
-    bool endless) {
+    bool endless, std::shared_ptr<grpc::ServerCredentials> credentials = nullptr) {
   std::string jsonl;
   for (int i = 0; i < prompts; ++i) {
     jsonl += "{\"prompt\": \"" + std::to_string(i) +
@@ -36,6 +39,7 @@ inline absl::StatusOr<std::unique_ptr<learner::ControllerServer>> StartBenchCont
   o.leases.groups_per_step = int64_t{1} << 40;
   o.leases.lease_duration = std::chrono::hours(1);
   o.security = security;
+  o.grpc_credentials_override = std::move(credentials);
   std::filesystem::remove_all(o.buffer_path);
   return learner::ControllerServer::Start(o, std::move(*dataset));
 }

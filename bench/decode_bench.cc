@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "bench/bench_torch.h"
 #include "bench/bench_util.h"
 #include "lib/model/causal_lm.h"
 #include "lib/model/generator.h"
@@ -22,17 +23,12 @@
 
 namespace {
 
+using r1rl::bench::GemmGflops;
 using r1rl::bench::MedianSeconds;
 using r1rl::model::GenerationOptions;
 using r1rl::model::Generator;
 using r1rl::model::ModelConfig;
 using r1rl::model::Policy;
-
-double GemmGflops(int64_t n) {
-  torch::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
-  double s = MedianSeconds(5, [&] { torch::matmul(a, b); });
-  return 2.0 * n * n * n / s / 1e9;
-}
 
 double CopyGBps() {
   torch::Tensor src = torch::randn({64 * 1024 * 1024});  // 256 MiB

@@ -5,16 +5,18 @@
 // stand-in that takes 32-group steps from it; it starts real r1rl-reward-grader processes
 // (next to this binary's build folder) and one process of simulated workers (this binary with
 // --simulate-workers). Each simulated worker is a thread with its own TLS connection: it
-// registers, heartbeats every 2 s, and leases P prompts at Poisson-distributed times so that
-// all workers together ask for `multiple` x R1-Zero's rate (512 groups per 16 steps of 68.5
-// s: 0.467 groups/s); it "samples" each lease for --sample-seconds, then pushes G samples of
-// --tokens tokens each (ids, behaviour log-probs, ~4 bytes of text per token ending in the
-// right boxed answer) through the graders into the controller's ingest.
+// registers, heartbeats every --heartbeat-seconds (as the controller tells it), and leases P
+// prompts at Poisson-distributed times so that all workers together ask for `multiple` x
+// R1-Zero's rate (512 groups per 16 steps of 68.5 s: 0.467 groups/s); it "samples" each lease
+// for --sample-seconds, then pushes G samples of --tokens tokens each (ids, behaviour
+// log-probs, ~4 bytes of text per token ending in the right boxed answer) through the graders
+// into the controller's ingest.
 //
 //   build/bench/scale_bench [--workers 600] [--multiple 1] [--seconds 120] [--graders 2]
 //                           [--group-size 16] [--tokens 12000] [--prompts-per-lease 8]
 //                           [--sample-seconds 10] [--worker-processes 10] [--churn 0]
-//                           [--kill-grader-at -1] [--lease-seconds 0]
+//                           [--kill-grader-at -1] [--lease-seconds 0] [--heartbeat-seconds 2]
+//                           [--bulk-nice 10] [--insecure]
 //
 // --churn P SIGKILLs P% of the workers per minute (whole worker processes) and starts fresh
 // ones in their place; --kill-grader-at S SIGKILLs one grader S seconds in. What the dead held
@@ -22,11 +24,9 @@
 // Prints LeasePrompts and Heartbeat latency (p50/p99/max), groups and MB ingested per second,
 // the buffer's largest backlog, the controller process's CPU (cores) and peak RSS, and an audit:
 // every group pushed was ingested once and trained once (none lost, none twice).
-#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -58,8 +58,6 @@
 #include "r1rl/v1/controller.grpc.pb.h"
 #include "r1rl/v1/rollout.pb.h"
 
-extern char** environ;
-
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -76,12 +74,15 @@ struct Flags {
   int tokens = 12000;
   int prompts_per_lease = 8;
   double sample_seconds = 10;
-  int worker_processes = 10;   // the simulated workers are split over this many processes
-  double churn = 0;            // % of the workers SIGKILLed and replaced per minute
-  double kill_grader_at = -1;  // seconds into the run to SIGKILL grader g0 (< 0: never)
-  double lease_seconds = 0;    // the controller's lease duration (0: max(120, 3 x sampling + 30))
+  int worker_processes = 10;     // the simulated workers are split over this many processes
+  double churn = 0;              // % of the workers SIGKILLed and replaced per minute
+  double kill_grader_at = -1;    // seconds into the run to SIGKILL grader g0 (< 0: never)
+  double lease_seconds = 0;      // the controller's lease duration (0: max(120, 3 x sampling + 30))
+  int bulk_nice = 10;            // see LowerPriority
+  double heartbeat_seconds = 2;  // the controller's heartbeat interval (learner.heartbeat_seconds)
   // --simulate-workers only:
   std::string controller, rollouts, keys_dir;
+  bool insecure = false;  // --insecure: plain text everywhere (security.insecure), to compare
 };
 
 bool ParseFlags(int argc, char** argv, Flags* f, bool* simulate) {
@@ -93,6 +94,10 @@ bool ParseFlags(int argc, char** argv, Flags* f, bool* simulate) {
     }
     if (k == "--pin") {
       g_pin = true;
+      continue;
+    }
+    if (k == "--insecure") {
+      f->insecure = true;
       continue;
     }
     if (i + 1 >= argc) return false;
@@ -121,6 +126,10 @@ bool ParseFlags(int argc, char** argv, Flags* f, bool* simulate) {
       f->kill_grader_at = std::atof(v.c_str());
     else if (k == "--lease-seconds")
       f->lease_seconds = std::atof(v.c_str());
+    else if (k == "--heartbeat-seconds")
+      f->heartbeat_seconds = std::atof(v.c_str());
+    else if (k == "--bulk-nice")
+      f->bulk_nice = std::atoi(v.c_str());
     else if (k == "--controller")
       f->controller = v;
     else if (k == "--rollouts")
@@ -133,7 +142,18 @@ bool ParseFlags(int argc, char** argv, Flags* f, bool* simulate) {
   return f->workers >= 1 && f->multiple > 0 && f->seconds > 0 && f->graders >= 1 &&
          f->group_size >= 1 && f->tokens >= 1 && f->prompts_per_lease >= 1 &&
          f->sample_seconds >= 0 && f->worker_processes >= 1 && f->churn >= 0 &&
-         f->lease_seconds >= 0;
+         f->lease_seconds >= 0 && f->bulk_nice >= 0 && f->bulk_nice <= 19 &&
+         f->heartbeat_seconds >= 0.1;
+}
+
+// --bulk-nice N (default 10; 0 = off): the simulation's bulk work runs at nice N: the
+// simulated workers' building, encrypting and pushing of rollouts (in a real cluster a GPU
+// node's job) and the graders (their own machines). Everything here shares two cores; at
+// the same nice, a 2 MB group being built or parsed holds a core for tens of milliseconds and
+// a control-plane call waking behind it waits for the scheduler. The controller and the
+// workers' gRPC threads stay at nice 0: their latency is what is measured.
+void LowerPriority(int nice) {
+  if (nice > 0) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
 }
 
 // --pin, on a machine with two cores or more: the controller on core 0, everything else (the
@@ -146,12 +166,6 @@ void Pin(int cpu) {
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
   (void)sched_setaffinity(0, sizeof(set), &set);
-}
-
-double Pct(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))] * 1e3;
 }
 
 // ---- The simulated workers' process ------------------------------------------------------
@@ -192,27 +206,38 @@ int SimulateWorkers(const Flags& f) {
   Pin(1);
   r1rl::security::SecurityOptions security;
   security.keys_dir = f.keys_dir;
-  // One PUSH socket for the process, fed by a queue (ZeroMQ sockets are single-threaded).
+  security.insecure = f.insecure;
+  // One PUSH socket for the process, fed by a queue (ZeroMQ sockets are single-threaded); the
+  // pusher thread builds the groups, and opens the socket so that ZeroMQ's I/O thread (the
+  // CurveZMQ encryption) inherits its priority.
   zmq::context_t ctx{1};
   auto curve = r1rl::security::CurveClient(security, "worker", "learner");
   if (!curve.ok()) {
     std::fprintf(stderr, "%s\n", std::string(curve.status().message()).c_str());
     return 1;
   }
-  auto push = r1rl::transport::OpenSocket(ctx, zmq::socket_type::push,
-                                          {f.rollouts, false, 100, 0, 5000, *curve}, "rollouts");
-  if (!push.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(push.status().message()).c_str());
-    return 1;
-  }
+  struct Done {
+    r1rl::v1::PromptLease lease;
+    std::string worker;
+  };
   std::mutex qmu;
   std::condition_variable qcv;
-  std::deque<std::string> queue;
+  std::deque<Done> queue;
   std::atomic<bool> pushing_done{false};
   std::atomic<int64_t> pushed{0}, pushed_bytes{0};
+  std::atomic<int> socket_state{0};  // 1 open, -1 failed
   std::thread pusher([&] {
+    LowerPriority(f.bulk_nice);
+    auto push = r1rl::transport::OpenSocket(ctx, zmq::socket_type::push,
+                                            {f.rollouts, false, 100, 0, 5000, *curve}, "rollouts");
+    if (!push.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(push.status().message()).c_str());
+      socket_state = -1;
+      return;
+    }
+    socket_state = 1;
     while (true) {
-      std::string bytes;
+      Done d;
       {
         std::unique_lock<std::mutex> lock(qmu);
         qcv.wait_for(lock, std::chrono::milliseconds(100),
@@ -221,15 +246,21 @@ int SimulateWorkers(const Flags& f) {
           if (pushing_done) break;
           continue;
         }
-        bytes = std::move(queue.front());
+        d = std::move(queue.front());
         queue.pop_front();
       }
+      const std::string bytes = MakeGroup(d.lease, d.worker, f.group_size, f.tokens);
       if (r1rl::transport::SendBlocking(**push, bytes, [] { return true; })) {
         ++pushed;
         pushed_bytes += static_cast<int64_t>(bytes.size());
       }
     }
   });
+  while (socket_state == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (socket_state < 0) {
+    pusher.join();
+    return 1;
+  }
 
   // Lease calls per worker per second: all workers together ask for multiple x R1's rate.
   const double rate = f.multiple * kR1ZeroGroupsPerSecond;
@@ -238,7 +269,6 @@ int SimulateWorkers(const Flags& f) {
   std::vector<std::vector<double>> lease_lat(f.workers), hb_lat(f.workers);
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
-  const auto hb_every = std::chrono::milliseconds(2000);
   std::vector<std::thread> threads;
   for (int w = 0; w < f.workers; ++w) {
     threads.emplace_back([&, w] {
@@ -262,7 +292,9 @@ int SimulateWorkers(const Flags& f) {
       const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                    std::chrono::duration<double>(f.seconds));
       std::exponential_distribution<double> gap(1.0 / lease_interval);
-      std::uniform_real_distribution<double> phase(0, 2.0);
+      // As a rollout worker does: the interval the controller gave at Register.
+      const auto hb_every = std::chrono::milliseconds(std::max(100, reg.heartbeat_interval_ms()));
+      std::uniform_real_distribution<double> phase(0, hb_every.count() / 1000.0);
       auto next_lease = start + std::chrono::duration_cast<Clock::duration>(
                                     std::chrono::duration<double>(gap(rng)));
       auto next_hb = start + std::chrono::duration_cast<Clock::duration>(
@@ -313,10 +345,9 @@ int SimulateWorkers(const Flags& f) {
             ++it;
             continue;
           }
-          std::string bytes = MakeGroup(it->second, reg.worker_id(), f.group_size, f.tokens);
           {
             std::lock_guard<std::mutex> lock(qmu);
-            queue.push_back(std::move(bytes));
+            queue.push_back({it->second, reg.worker_id()});
           }
           qcv.notify_one();
           it = sampling.erase(it);
@@ -330,34 +361,53 @@ int SimulateWorkers(const Flags& f) {
   pushing_done = true;
   qcv.notify_one();
   pusher.join();
-  std::vector<double> ll, hl;
-  for (auto& v : lease_lat) ll.insert(ll.end(), v.begin(), v.end());
-  for (auto& v : hb_lat) hl.insert(hl.end(), v.begin(), v.end());
-  const double lease_max = ll.empty() ? 0 : *std::max_element(ll.begin(), ll.end()) * 1e3;
-  const double hb_max = hl.empty() ? 0 : *std::max_element(hl.begin(), hl.end()) * 1e3;
-  // One line for the parent.
-  std::printf("%lld %lld %lld %lld %lld %lld %.4f %.4f %.4f %.4f %.4f %.4f\n",
-              static_cast<long long>(lease_calls.load()), static_cast<long long>(leases.load()),
-              static_cast<long long>(pushed.load()), static_cast<long long>(pushed_bytes.load()),
-              static_cast<long long>(heartbeats.load()), static_cast<long long>(errors.load()),
-              Pct(ll, 0.5), Pct(ll, 0.99), lease_max, Pct(hl, 0.5), Pct(hl, 0.99), hb_max);
+  // One line of counts for the parent, then every latency (ms), a line per call kind: the
+  // parent takes percentiles over all processes' calls.
+  std::printf("%lld %lld %lld %lld %lld %lld\n", static_cast<long long>(lease_calls.load()),
+              static_cast<long long>(leases.load()), static_cast<long long>(pushed.load()),
+              static_cast<long long>(pushed_bytes.load()),
+              static_cast<long long>(heartbeats.load()), static_cast<long long>(errors.load()));
+  for (const auto* per_worker : {&lease_lat, &hb_lat}) {
+    size_t n = 0;
+    for (const auto& v : *per_worker) n += v.size();
+    std::printf("%zu", n);
+    for (const auto& v : *per_worker)
+      for (double x : v) std::printf(" %.4f", x * 1e3);
+    std::printf("\n");
+  }
   return 0;
 }
 
 // ---- The controller's process -------------------------------------------------------------
 
-pid_t Spawn(const std::vector<std::string>& argv_s, const std::string& log) {
-  std::vector<char*> argv;
-  for (const std::string& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  pid_t pid = -1;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = -1;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
+// The q-quantile of r1rl_controller_rpc_seconds{method} in the exposition `text`, interpolated
+// inside its bucket as Prometheus's histogram_quantile does (seconds; -1 without calls).
+double ServerQuantile(const std::string& text, const std::string& method, double q) {
+  const std::string prefix = "r1rl_controller_rpc_seconds_bucket{";
+  std::vector<std::pair<double, double>> buckets;  // (upper bound, cumulative count)
+  size_t at = 0;
+  while ((at = text.find(prefix, at)) != std::string::npos) {
+    const size_t eol = text.find('\n', at);
+    const std::string line = text.substr(at, eol - at);
+    at = eol;
+    if (line.find("method=\"" + method + "\"") == std::string::npos) continue;
+    const size_t le = line.find("le=\"");
+    const size_t close = line.find('"', le + 4);
+    const std::string bound = line.substr(le + 4, close - le - 4);
+    buckets.emplace_back(bound == "+Inf" ? INFINITY : std::atof(bound.c_str()),
+                         std::atof(line.substr(line.rfind(' ') + 1).c_str()));
+  }
+  if (buckets.empty() || buckets.back().second <= 0) return -1;
+  const double rank = q * buckets.back().second;
+  double lower = 0, below = 0;
+  for (const auto& [bound, count] : buckets) {
+    if (count >= rank) {
+      if (std::isinf(bound)) return lower;
+      return lower + (bound - lower) * (rank - below) / std::max(count - below, 1e-9);
+    }
+    lower = bound, below = count;
+  }
+  return lower;
 }
 
 int RunController(const Flags& f, const std::string& self) {
@@ -367,6 +417,7 @@ int RunController(const Flags& f, const std::string& self) {
   std::filesystem::create_directories(dir);
   r1rl::security::SecurityOptions security;
   security.keys_dir = dir + "/keys";
+  security.insecure = f.insecure;
   if (auto s = r1rl::security::InitKeys(security.keys_dir, {{}, 1, true}); !s.ok()) {
     std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
     return 1;
@@ -390,6 +441,8 @@ int RunController(const Flags& f, const std::string& self) {
   o.leases.max_staleness = 15;
   o.leases.lease_duration = std::chrono::milliseconds(static_cast<int64_t>(
       1000 * (f.lease_seconds > 0 ? f.lease_seconds : std::max(120.0, 3 * f.sample_seconds + 30))));
+  o.heartbeat_interval =
+      std::chrono::milliseconds(static_cast<int64_t>(1000 * f.heartbeat_seconds));
   o.security = security;
   auto controller = r1rl::learner::ControllerServer::Start(o, std::move(*dataset));
   if (!controller.ok()) {
@@ -401,13 +454,20 @@ int RunController(const Flags& f, const std::string& self) {
   const std::string bin = std::filesystem::path(self).parent_path().parent_path() / "bin";
   std::vector<pid_t> graders;
   for (int g = 0; g < f.graders; ++g) {
-    graders.push_back(
-        Spawn({bin + "/r1rl-reward-grader", "--set", "grader.input=" + c.graders_endpoint(),
-               "--set", "grader.output=" + c.ingest_endpoint(), "--set",
-               "grader.grpc_address=127.0.0.1:0", "--set", "grader.metrics_address=127.0.0.1:0",
-               "--set", "security.keys_dir=" + security.keys_dir, "--set",
-               absl::StrCat("grader.id=g", g), "--set", "grader.threads=1"},
-              absl::StrCat(dir, "/grader", g, ".log")));
+    // From a thread at --bulk-nice: the grader inherits that thread's priority.
+    pid_t pid = -1;
+    std::thread([&] {
+      LowerPriority(f.bulk_nice);
+      pid = r1rl::bench::SpawnLogged(
+          {bin + "/r1rl-reward-grader", "--set", "grader.input=" + c.graders_endpoint(), "--set",
+           "grader.output=" + c.ingest_endpoint(), "--set", "grader.grpc_address=127.0.0.1:0",
+           "--set", "grader.metrics_address=127.0.0.1:0", "--set",
+           "security.keys_dir=" + security.keys_dir, "--set",
+           absl::StrCat("security.insecure=", f.insecure ? "true" : "false"), "--set",
+           absl::StrCat("grader.id=g", g), "--set", "grader.threads=1"},
+          absl::StrCat(dir, "/grader", g, ".log"));
+    }).join();
+    graders.push_back(pid);
     if (graders.back() < 0) {
       std::fprintf(stderr, "scale_bench: cannot start %s/r1rl-reward-grader\n", bin.c_str());
       return 1;
@@ -449,9 +509,11 @@ int RunController(const Flags& f, const std::string& self) {
 
   std::printf(
       "scale_bench: %d workers at %.2fx R1-Zero's rate (%.3f groups/s), %.0f s, G = %d x %d "
-      "tokens, %d prompts per lease, %.0f s sampling, %d graders; TLS + tokens, CurveZMQ\n",
+      "tokens, %d prompts per lease, %.0f s sampling, %d graders; %s; "
+      "graders and rollout building at nice %d\n",
       f.workers, f.multiple, f.multiple * kR1ZeroGroupsPerSecond, f.seconds, f.group_size, f.tokens,
-      f.prompts_per_lease, f.sample_seconds, f.graders);
+      f.prompts_per_lease, f.sample_seconds, f.graders,
+      f.insecure ? "plain text (--insecure)" : "TLS + tokens, CurveZMQ", f.bulk_nice);
   std::fflush(stdout);
   const std::string target = "127.0.0.1:" + std::to_string(c.grpc_port());
   // The simulated workers, in --worker-processes processes (so churn can SIGKILL some).
@@ -488,9 +550,12 @@ int RunController(const Flags& f, const std::string& self) {
                                      "--prompts-per-lease",
                                      std::to_string(f.prompts_per_lease),
                                      "--sample-seconds",
-                                     std::to_string(f.sample_seconds)};
+                                     std::to_string(f.sample_seconds),
+                                     "--bulk-nice",
+                                     std::to_string(f.bulk_nice)};
     if (g_pin) args.push_back("--pin");
-    w.pid = Spawn(args, w.out);
+    if (f.insecure) args.push_back("--insecure");
+    w.pid = r1rl::bench::SpawnLogged(args, w.out);
     procs.push_back(w);
   };
   const double cpu0 = r1rl::bench::CpuSeconds();
@@ -537,31 +602,36 @@ int RunController(const Flags& f, const std::string& self) {
   const double cpu_run = r1rl::bench::CpuSeconds() - cpu0;
   // The survivors' reports.
   long long calls = 0, leased = 0, pushed = 0, pushed_bytes = 0, hbs = 0, errors = 0;
-  double l50 = 0, l99 = 0, lmax = 0, h50 = 0, h99 = 0, hmax = 0;
-  int reports = 0, failed = 0;
+  std::vector<double> lease_ms, hb_ms;  // every call of every surviving process
+  int failed = 0;
   for (const WorkerProcess& w : procs) {
     if (w.killed) continue;
     long long v[6] = {};
-    double d[6] = {};
     FILE* in = std::fopen(w.out.c_str(), "r");
-    const int got =
-        in ? std::fscanf(in, "%lld %lld %lld %lld %lld %lld %lf %lf %lf %lf %lf %lf", &v[0], &v[1],
-                         &v[2], &v[3], &v[4], &v[5], &d[0], &d[1], &d[2], &d[3], &d[4], &d[5])
-           : 0;
+    bool read = in != nullptr && std::fscanf(in, "%lld %lld %lld %lld %lld %lld", &v[0], &v[1],
+                                             &v[2], &v[3], &v[4], &v[5]) == 6;
+    for (std::vector<double>* lat : {&lease_ms, &hb_ms}) {
+      size_t n = 0;
+      read = read && std::fscanf(in, "%zu", &n) == 1;
+      for (size_t i = 0; read && i < n; ++i) {
+        double x = 0;
+        read = std::fscanf(in, "%lf", &x) == 1;
+        lat->push_back(x);
+      }
+    }
     if (in) std::fclose(in);
-    if (got != 12 || !WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0) {
+    if (!read || !WIFEXITED(w.status) || WEXITSTATUS(w.status) != 0) {
       ++failed;
       continue;
     }
     calls += v[0], leased += v[1], pushed += v[2], pushed_bytes += v[3], hbs += v[4],
         errors += v[5];
-    // Percentiles do not add: the median of the processes' medians, the worst p99 and max.
-    l50 += d[0], h50 += d[3];
-    l99 = std::max(l99, d[1]), lmax = std::max(lmax, d[2]);
-    h99 = std::max(h99, d[4]), hmax = std::max(hmax, d[5]);
-    ++reports;
   }
-  if (reports > 0) l50 /= reports, h50 /= reports;
+  using r1rl::bench::Percentile;
+  const double l50 = Percentile(lease_ms, 0.5), l99 = Percentile(lease_ms, 0.99),
+               lmax = Percentile(lease_ms, 1.0);
+  const double h50 = Percentile(hb_ms, 0.5), h99 = Percentile(hb_ms, 0.99),
+               hmax = Percentile(hb_ms, 1.0);
   // Drain: until every group the survivors pushed is ingested and trained (with faults: until
   // ingest has been quiet for 5 s), 120 s at most.
   const bool faults = killed_workers > 0 || grader_killed;
@@ -607,6 +677,16 @@ int RunController(const Flags& f, const std::string& self) {
               calls, l50, l99, lmax, leased);
   std::printf("Heartbeat: %lld calls (%.0f/s), p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", hbs,
               static_cast<double>(hbs) / f.seconds, h50, h99, hmax);
+  // The same calls as the controller's handlers timed them (its /metrics histogram): what
+  // the controller's own work costs, without TLS, the network and the callers' scheduling.
+  const std::string exposition = c.registry().Serialize();
+  std::printf(
+      "in the controller's handlers (r1rl_controller_rpc_seconds): LeasePrompts p50 %.3f ms, "
+      "p99 %.3f ms; Heartbeat p50 %.3f ms, p99 %.3f ms\n",
+      ServerQuantile(exposition, "LeasePrompts", 0.5) * 1e3,
+      ServerQuantile(exposition, "LeasePrompts", 0.99) * 1e3,
+      ServerQuantile(exposition, "Heartbeat", 0.5) * 1e3,
+      ServerQuantile(exposition, "Heartbeat", 0.99) * 1e3);
   std::printf(
       "ingest: %lld ingested, %.3f groups/s, %.2f MB/s (%.2f MB per group); buffer "
       "backlog max %lld groups\n",
@@ -666,15 +746,11 @@ int main(int argc, char** argv) {
                  "usage: scale_bench [--workers N] [--multiple X] [--seconds S] [--graders K] "
                  "[--group-size G] [--tokens T] [--prompts-per-lease P] [--sample-seconds S] "
                  "[--worker-processes W] [--churn PCT_PER_MIN] [--kill-grader-at S] "
-                 "[--lease-seconds S]\n");
+                 "[--lease-seconds S] [--heartbeat-seconds S] [--bulk-nice N] [--pin] "
+                 "[--insecure]\n");
     return 2;
   }
-  // 600 connections and threads: raise the descriptor limit as far as allowed.
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  r1rl::bench::RaiseFileLimit();  // 600 connections and threads
   if (simulate) return SimulateWorkers(f);
   return RunController(f, std::filesystem::canonical("/proc/self/exe").string());
 }

@@ -33,3 +33,20 @@ find_library(CIVETWEB_LIBRARY civetweb REQUIRED)
 add_library(r1rl::civetweb INTERFACE IMPORTED)
 set_target_properties(r1rl::civetweb PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CIVETWEB_INCLUDE_DIR}
                       INTERFACE_LINK_LIBRARIES ${CIVETWEB_LIBRARY})
+
+# jemalloc, the allocator of the binaries that sample and train (r1rl::malloc): glibc's malloc
+# gives every block over 32 MB back to the OS when it is freed, so the learner's
+# (tokens x vocabulary) chunks were mapped and page-faulted afresh op after op (issue 24:
+# docs/benchmarks.md, "A GRPO step"). jemalloc keeps freed pages for reuse
+# (lib/runtime/malloc_conf.cc: for the process's life). Optional: -DR1RL_JEMALLOC=OFF, or no
+# libjemalloc-dev, is glibc.
+option(R1RL_JEMALLOC "Link jemalloc into the binaries that sample and train" ON)
+find_library(JEMALLOC_LIBRARY jemalloc)
+add_library(r1rl::malloc INTERFACE IMPORTED)
+if(R1RL_JEMALLOC AND JEMALLOC_LIBRARY)
+  set_target_properties(r1rl::malloc PROPERTIES INTERFACE_LINK_LIBRARIES ${JEMALLOC_LIBRARY}
+                        INTERFACE_SOURCES ${PROJECT_SOURCE_DIR}/lib/runtime/malloc_conf.cc)
+  message(STATUS "r1rl: allocator jemalloc (${JEMALLOC_LIBRARY})")
+else()
+  message(STATUS "r1rl: allocator glibc malloc")
+endif()

@@ -11,7 +11,7 @@
 set -euo pipefail
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  libtorch1.13 libopenblas0-pthread \
+  libtorch1.13 libopenblas0-pthread libjemalloc2 \
   libgrpc++1.51 libgrpc29 libprotobuf32 libssl3 \
   libzmq5 librocksdb7.8 libxxhash0 \
   libabsl20220623 libyaml-cpp0.7 libspdlog1.10 libfmt9 \

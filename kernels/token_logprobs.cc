@@ -12,9 +12,20 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Float32 logits of one chunk of tokens: (n, V).
-torch::Tensor ChunkLogits(const torch::Tensor& h, const torch::Tensor& w, double inv_tau) {
-  torch::Tensor z = torch::matmul(h, w.t()).to(torch::kFloat32);
+// Float32 logits of one chunk of tokens: (n, V). With float32 inputs they are written into
+// `buffer` (at least n x V, reused chunk after chunk: one allocation per call, not one per
+// chunk and op); otherwise a new tensor.
+torch::Tensor ChunkLogits(const torch::Tensor& h, const torch::Tensor& w, double inv_tau,
+                          torch::Tensor* buffer) {
+  torch::Tensor z;
+  if (h.scalar_type() == torch::kFloat32 && w.scalar_type() == torch::kFloat32) {
+    const int64_t n = h.size(0), v = w.size(0);
+    if (!buffer->defined() || buffer->size(0) < n) *buffer = torch::empty({n, v}, w.options());
+    z = buffer->narrow(0, 0, n);
+    torch::mm_out(z, h, w.t());
+  } else {
+    z = torch::matmul(h, w.t()).to(torch::kFloat32);
+  }
   if (inv_tau != 1.0) z.mul_(inv_tau);
   return z;
 }
@@ -26,7 +37,10 @@ struct ChunkStats {
   torch::Tensor entropy;  // lse - sum softmax(z) z; undefined when not asked for
 };
 
-ChunkStats RowStats(const torch::Tensor& z, const torch::Tensor& targets, bool with_entropy) {
+// Overwrites z (the chunk's logits) on the CPU path: z - max, then exp(z - max) without
+// entropy. With m = max z, e = exp(z - m), S = sum e:
+//   lse = m + log S,  H = lse - sum p z = log S - sum e (z - m) / S.
+ChunkStats RowStats(torch::Tensor& z, const torch::Tensor& targets, bool with_entropy) {
   ChunkStats out;
 #ifdef R1RL_HAS_CUDA_KERNELS
   if (z.is_cuda()) {  // one read of the logits, no probabilities written out
@@ -39,13 +53,20 @@ ChunkStats RowStats(const torch::Tensor& z, const torch::Tensor& targets, bool w
     return out;
   }
 #endif
-  out.lse = torch::logsumexp(z, -1);
-  out.logp = z.gather(1, targets.unsqueeze(1)).squeeze(1) - out.lse;
+  torch::Tensor picked = z.gather(1, targets.unsqueeze(1)).squeeze(1);
+  torch::Tensor m = std::get<0>(z.max(1, /*keepdim=*/true));
+  z.sub_(m);
+  torch::Tensor log_s;
   if (with_entropy) {
-    // H = lse - sum p z, with p = exp(z - lse).
-    torch::Tensor p = (z - out.lse.unsqueeze(1)).exp_();
-    out.entropy = out.lse - (p * z).sum(-1);
+    torch::Tensor e = z.exp();
+    torch::Tensor sum_e = e.sum(1);
+    log_s = sum_e.log();
+    out.entropy = log_s - e.mul_(z).sum(1) / sum_e;
+  } else {
+    log_s = z.exp_().sum(1).log_();
   }
+  out.lse = m.squeeze(1) + log_s;
+  out.logp = picked - out.lse;
   return out;
 }
 
@@ -64,10 +85,16 @@ torch::Tensor LogitGrad(torch::Tensor z, const torch::Tensor& targets, const tor
     return z;
   }
 #endif
-  torch::Tensor logp = z.sub_(lse.unsqueeze(1));  // log p, in place
-  torch::Tensor p = logp.exp();
-  torch::Tensor dz = p * (-g_logp.unsqueeze(1));
-  if (g_ent.defined()) dz.sub_(p * (logp + entropy.unsqueeze(1)) * g_ent.unsqueeze(1));
+  // In place in z: dz = -p * (g_logp + g_ent * (log p + H)), then + g_logp at the target.
+  torch::Tensor logp = z.sub_(lse.unsqueeze(1));  // log p
+  torch::Tensor dz;
+  if (g_ent.defined()) {
+    torch::Tensor p = logp.exp();
+    logp.add_(entropy.unsqueeze(1)).mul_(g_ent.unsqueeze(1)).add_(g_logp.unsqueeze(1));
+    dz = logp.mul_(p).neg_();
+  } else {
+    dz = logp.exp_().mul_(-g_logp.unsqueeze(1));
+  }
   dz.scatter_add_(1, targets.unsqueeze(1), g_logp.unsqueeze(1));
   if (inv_tau != 1.0) dz.mul_(inv_tau);
   return dz;
@@ -84,9 +111,10 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     torch::Tensor logprobs = torch::empty({n}, f32);
     torch::Tensor entropy = with_entropy ? torch::empty({n}, f32) : torch::zeros({0}, f32);
     torch::Tensor lse = torch::empty({n}, f32);
+    torch::Tensor buffer;
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t len = std::min(chunk, n - start);
-      torch::Tensor z = ChunkLogits(hidden.narrow(0, start, len), weight, inv_tau);  // (len, V)
+      torch::Tensor z = ChunkLogits(hidden.narrow(0, start, len), weight, inv_tau, &buffer);
       ChunkStats stats = RowStats(z, targets.narrow(0, start, len), with_entropy);
       logprobs.narrow(0, start, len).copy_(stats.logp);
       lse.narrow(0, start, len).copy_(stats.lse);
@@ -96,6 +124,9 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     ctx->saved_data["chunk"] = chunk;
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["with_entropy"] = with_entropy;
+    // An output the loss does not use (the entropy, usually) gets no gradient, rather than
+    // a zero one that would cost a pass over every chunk's logits.
+    ctx->set_materialize_grads(false);
     return {logprobs, entropy};
   }
 
@@ -113,16 +144,23 @@ struct FusedTokenLogprobs : public torch::autograd::Function<FusedTokenLogprobs>
     torch::Tensor grad_hidden = torch::empty_like(hidden);
     torch::Tensor grad_weight =
         torch::zeros(weight.sizes(), weight.options().dtype(torch::kFloat32));
+    torch::Tensor buffer;
     for (int64_t start = 0; start < n; start += chunk) {
       const int64_t len = std::min(chunk, n - start);
       torch::Tensor h = hidden.narrow(0, start, len);
       torch::Tensor dz =
-          LogitGrad(ChunkLogits(h, weight, inv_tau), targets.narrow(0, start, len),
+          LogitGrad(ChunkLogits(h, weight, inv_tau, &buffer), targets.narrow(0, start, len),
                     lse.narrow(0, start, len), g_logp.narrow(0, start, len),
                     g_ent.defined() ? entropy.narrow(0, start, len) : torch::Tensor(),
                     g_ent.defined() ? g_ent.narrow(0, start, len) : torch::Tensor(), inv_tau);
-      grad_hidden.narrow(0, start, len).copy_(torch::matmul(dz.to(weight.scalar_type()), weight));
-      grad_weight.add_(torch::matmul(dz.t(), h.to(torch::kFloat32)));
+      torch::Tensor gh = grad_hidden.narrow(0, start, len);
+      if (dz.scalar_type() == weight.scalar_type() && gh.scalar_type() == weight.scalar_type()) {
+        torch::mm_out(gh, dz, weight);  // no (len x d) temporary
+      } else {
+        gh.copy_(torch::matmul(dz.to(weight.scalar_type()), weight));
+      }
+      grad_weight.addmm_(dz.t(),
+                         h.to(torch::kFloat32));  // accumulated in place: no V x d temporary
     }
     return {grad_hidden,     grad_weight.to(weight.scalar_type()),
             torch::Tensor(), torch::Tensor(),

@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev
   libopenblas0-pthread
+  libjemalloc-dev   # the allocator of the binaries that sample and train
   clang libclang-rt-14-dev clang-format
   python3-venv python3-yaml   # deploy_manifests_test: kubernetes-validate in a venv
 )

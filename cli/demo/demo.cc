@@ -411,6 +411,8 @@ class ThreadedSource : public learner::RolloutSource {
 absl::StatusOr<DemoOptions> DemoOptionsFromConfig(const config::Config& cfg) {
   DemoOptions o;
   ASSIGN_OR_RETURN(o.trainer, learner::GrpoOptionsFromConfig(cfg));
+  // The sampler thread runs while the learner steps: both keep runtime.threads unless asked.
+  if (o.trainer.threads == 0) o.trainer.threads = -1;
   o.run_dir = cfg.GetString("demo.run_dir");
   o.seed = static_cast<uint64_t>(cfg.GetInt("demo.seed"));
   o.base_checkpoint = cfg.GetString("demo.base_checkpoint");

@@ -1,5 +1,6 @@
 #include "lib/broadcast/manifest.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,14 @@
 #include "lib/transport/xxh3.h"
 
 namespace r1rl::broadcast {
+
+int64_t ChunkBytesFor(int64_t total_bytes, int64_t chunk_bytes, int64_t max_chunks) {
+  if (max_chunks <= 0 || total_bytes <= 0 || chunk_bytes < 1) return chunk_bytes;
+  if ((total_bytes + chunk_bytes - 1) / chunk_bytes <= max_chunks) return chunk_bytes;
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  const int64_t need = (total_bytes + max_chunks - 1) / max_chunks;
+  return std::max(chunk_bytes, (need + kMiB - 1) / kMiB * kMiB);
+}
 
 absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view bytes,
                                            int64_t chunk_bytes) {

@@ -25,6 +25,13 @@ namespace r1rl::broadcast {
 absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view bytes,
                                            int64_t chunk_bytes);
 
+// The chunk size for a version of `total_bytes`: `chunk_bytes`, or the smallest multiple of
+// 1 MiB above it that makes at most `max_chunks` chunks (max_chunks 0: no cap). A manifest
+// costs ~30 bytes a chunk and every receiver gets it: 1.34 TB in 1 MiB chunks would be a 38 MB
+// manifest per receiver per version (docs/scale.md). The same total gives the same size, so
+// unchanged chunks of consecutive versions keep their hashes.
+int64_t ChunkBytesFor(int64_t total_bytes, int64_t chunk_bytes, int64_t max_chunks);
+
 // XXH3-128 of the manifest's chunk hashes, in order.
 std::string WholeHash(const v1::Manifest& manifest);
 

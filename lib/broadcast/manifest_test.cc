@@ -79,5 +79,22 @@ TEST(Manifest, BadInputIsRefusedNamingTheField) {
   expect_bad(c, "chunks[0].hash has 3 bytes");
 }
 
+TEST(Manifest, ChunksGrowPastTheCapSoAManifestStaysSmall) {
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  // Under the cap: the configured size.
+  EXPECT_EQ(ChunkBytesFor(64 * kMiB, kMiB, 16384), kMiB);
+  EXPECT_EQ(ChunkBytesFor(16384 * kMiB, kMiB, 16384), kMiB);
+  // R1's size in bfloat16 (671 B parameters): 1.28 M chunks of 1 MiB become 79 MiB chunks.
+  const int64_t r1 = int64_t{1342} * 1000 * 1000 * 1000;
+  const int64_t c = ChunkBytesFor(r1, kMiB, 16384);
+  EXPECT_EQ(c, 79 * kMiB);
+  EXPECT_LE((r1 + c - 1) / c, 16384);
+  EXPECT_GT((r1 + c - kMiB - 1) / (c - kMiB), 16384);  // the smallest whole MiB that fits
+  // No cap, or a chunk already large enough: unchanged.
+  EXPECT_EQ(ChunkBytesFor(r1, kMiB, 0), kMiB);
+  EXPECT_EQ(ChunkBytesFor(r1, 256 * kMiB, 16384), 256 * kMiB);
+  EXPECT_EQ(ChunkBytesFor(16384 * kMiB + 1, kMiB, 16384), 2 * kMiB);
+}
+
 }  // namespace
 }  // namespace r1rl::broadcast

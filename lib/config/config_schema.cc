@@ -189,6 +189,10 @@ std::vector<KeySpec> BuildSchema() {
       {"broadcast.chunk_bytes", T::kInt, "1048576",
        "Chunk size: the unit of hashing, skipping unchanged bytes and pipelining along a chain "
        "(4096..2^30). Smaller chunks shorten the pipeline's fill time per hop."},
+      {"broadcast.max_chunks", T::kInt, "16384",
+       "A version is cut into at most this many chunks: beyond, chunks grow (in whole MiB) past "
+       "broadcast.chunk_bytes. Every receiver gets the manifest (~30 bytes a chunk) with each "
+       "version; 0: no cap (docs/scale.md)."},
       {"broadcast.fanout", T::kInt, "1",
        "Relay chains the service feeds (it sends each byte about this many times). Every "
        "receiver relays to one child: a chain takes one copy's time plus a chunk per hop."},
@@ -237,6 +241,10 @@ std::vector<KeySpec> BuildSchema() {
        "counted."},
       {"learner.lease_seconds", T::kDouble, "120",
        "A lease not answered in this time is granted again."},
+      {"learner.heartbeat_seconds", T::kDouble, "2",
+       "How often each rollout worker heartbeats (told at Register). A worker unheard for "
+       "max(lease_seconds, 3 heartbeats) is no longer live. N workers make N / heartbeat_seconds "
+       "calls a second on the controller: lengthen it for large clusters (docs/scale.md)."},
       {"learner.epochs", T::kInt, "0", "Passes over learner.data (0: as many as grpo.steps need)."},
       {"learner.checkpoint_every", T::kInt, "10",
        "Save checkpoints/step-N every this many steps (0: final only; a crash then loses the "
@@ -330,6 +338,11 @@ std::vector<KeySpec> BuildSchema() {
       {"runtime.blas_threads", T::kInt, "0",
        "OpenBLAS threads; 0 = its default (one per core). For processes sharing the cores: "
        "`r1rl cluster up` gives each of N rollout workers cores / N."},
+      {"runtime.learner_threads", T::kInt, "0",
+       "LibTorch intra-op threads while a GRPO step learns (the element-wise work over "
+       "tokens x vocabulary logits), restored after; 0 = one per core, except beside a "
+       "sampler in one process (`r1rl demo`: runtime.threads) or with data-parallel ranks "
+       "(runtime.threads: ranks may share a machine)."},
       {"runtime.log_level", T::kString, "\"info\"", "trace, debug, info, warn, error."},
   };
 }
@@ -377,6 +390,7 @@ const KeyRange* FindRange(const std::string& path) {
       {"worker.weights_wait_ms", {0, 86400000}},
       {"broadcast.keep_versions", {1, 1 << 20}},
       {"broadcast.chunk_bytes", {1, 1 << 30}},
+      {"broadcast.max_chunks", {0, 1 << 30}},
       {"broadcast.fanout", {1, 1 << 20}},
       {"broadcast.window", {1, 1 << 20}},
       {"broadcast.max_model_bytes", {1, kBig}},
@@ -389,6 +403,7 @@ const KeyRange* FindRange(const std::string& path) {
       {"sft.examples", {1, kBig}},
       {"runtime.threads", {0, 4096}},
       {"runtime.blas_threads", {0, 4096}},
+      {"runtime.learner_threads", {0, 4096}},
   };
   auto it = kRanges.find(path);
   return it == kRanges.end() ? nullptr : &it->second;

@@ -5,6 +5,7 @@
 #define R1RL_LIB_CONTROLLER_CONTROLLER_METRICS_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 
 #include "lib/metrics/metrics.h"
@@ -41,7 +42,13 @@ struct ControllerMetrics {
         weight_bytes(r.AddCounter("r1rl_controller_weight_bytes_sent_total",
                                   "Weight bytes streamed to workers.")
                          .Add({})),
-        state(r.AddGauge("r1rl_controller_state", "Controller state, by quantity.")) {}
+        state(r.AddGauge("r1rl_controller_state", "Controller state, by quantity.")),
+        rpc_seconds(r.AddHistogram(
+            "r1rl_controller_rpc_seconds",
+            "Seconds in the controller's gRPC handlers, by method: from the parsed request to "
+            "the built response (TLS, HTTP/2 and queueing for a thread not included; "
+            "LeasePrompts includes its wait_ms).",
+            metrics::ExponentialBuckets(0.0001, 2, 18))) {}
 
   metrics::Counter& ingested;
   metrics::Counter& duplicate;
@@ -54,6 +61,7 @@ struct ControllerMetrics {
   metrics::Counter& weight_fetches;
   metrics::Counter& weight_bytes;
   metrics::Family<metrics::Gauge>& state;
+  metrics::Family<metrics::Histogram>& rpc_seconds;  // 0.1 ms .. 13 s, doubling
 
   // The lease manager counts expiries and re-grants; the counters follow its totals.
   void ExportLeaseTotals(int64_t expired_total, int64_t regranted_total) {
@@ -67,6 +75,24 @@ struct ControllerMetrics {
     if (now > before) counter.Increment(static_cast<double>(now - before));
   }
   std::atomic<int64_t> expired_exported_{0}, regranted_exported_{0};
+};
+
+// Observes the seconds of one handler's call into rpc_seconds{method} when it goes out of
+// scope: `RpcTimer t(core_.m.rpc_seconds, "LeasePrompts");` first thing in the handler.
+class RpcTimer {
+ public:
+  RpcTimer(metrics::Family<metrics::Histogram>& family, const char* method)
+      : histogram_(family.Add({{"method", method}})), start_(std::chrono::steady_clock::now()) {}
+  ~RpcTimer() {
+    histogram_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  }
+  RpcTimer(const RpcTimer&) = delete;
+  RpcTimer& operator=(const RpcTimer&) = delete;
+
+ private:
+  metrics::Histogram& histogram_;
+  const std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace r1rl::learner

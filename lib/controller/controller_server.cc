@@ -138,6 +138,7 @@ absl::StatusOr<std::unique_ptr<ControllerServer>> ControllerServer::Start(Contro
   grpc::ServerBuilder builder;
   ASSIGN_OR_RETURN(auto credentials,
                    security::ServerCredentials(options.security, &core->registry));
+  if (options.grpc_credentials_override) credentials = options.grpc_credentials_override;
   builder.AddListeningPort(options.grpc_address, credentials, &state->grpc_port);
   builder.RegisterService(static_cast<v1::Controller::Service*>(state->service.get()));
   builder.RegisterService(static_cast<v1::Admin::Service*>(state->service.get()));

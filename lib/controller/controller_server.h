@@ -32,6 +32,10 @@
 #include "lib/security/security_options.h"
 #include "r1rl/v1/controller.pb.h"
 
+namespace grpc {
+class ServerCredentials;
+}  // namespace grpc
+
 namespace r1rl::learner {
 
 struct ControllerOptions {
@@ -66,6 +70,10 @@ struct ControllerOptions {
   double reward_min = -10.0, reward_max = 10.0;
   // TLS and role tokens on the gRPC port, the /metrics token (security.*).
   security::SecurityOptions security;
+  // When set, the gRPC port uses these credentials instead of those `security` makes: for
+  // benches that take the transport apart (lease_bench's TLS without tokens). Never set by
+  // a service.
+  std::shared_ptr<grpc::ServerCredentials> grpc_credentials_override;
 };
 
 // Where a restarted learner picks up: written to the buffer's meta after each checkpoint.

@@ -60,6 +60,7 @@ grpc::Status ControllerService::BadRequest(const std::string& message) {
 
 grpc::Status ControllerService::Register(grpc::ServerContext*, const v1::RegisterRequest* req,
                                          v1::RegisterResponse* resp) {
+  RpcTimer timer(core_.m.rpc_seconds, "Register");
   if (req->worker_id().size() > 256) return BadRequest("worker_id: longer than 256 bytes");
   if (req->host().size() > 256) return BadRequest("host: longer than 256 bytes");
   const std::string id = core_.workers.Register(req->worker_id(), req->host());
@@ -74,6 +75,7 @@ grpc::Status ControllerService::Register(grpc::ServerContext*, const v1::Registe
 
 grpc::Status ControllerService::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
+  RpcTimer timer(core_.m.rpc_seconds, "Heartbeat");
   if (auto s = KnownWorker(req->worker_id()); !s.ok()) return s;
   resp->set_policy_version(core_.policy_version);
   std::lock_guard<std::mutex> lock(core_.mu);
@@ -83,6 +85,7 @@ grpc::Status ControllerService::Heartbeat(grpc::ServerContext*, const v1::Heartb
 
 grpc::Status ControllerService::ReportStatus(grpc::ServerContext*, const v1::WorkerReport* req,
                                              v1::ReportStatusResponse* resp) {
+  RpcTimer timer(core_.m.rpc_seconds, "ReportStatus");
   if (auto s = KnownWorker(req->worker_id()); !s.ok()) return s;
   if (req->tokens_generated() < 0 || req->groups_pushed() < 0 || req->weight_fetches() < 0 ||
       !(req->generate_seconds() >= 0) || req->metrics_address().size() > 256 ||
@@ -104,6 +107,7 @@ grpc::Status ControllerService::ReportStatus(grpc::ServerContext*, const v1::Wor
 grpc::Status ControllerService::LeasePrompts(grpc::ServerContext* ctx,
                                              const v1::LeasePromptsRequest* req,
                                              v1::LeasePromptsResponse* resp) {
+  RpcTimer timer(core_.m.rpc_seconds, "LeasePrompts");
   if (req->max_prompts() < 1 || req->max_prompts() > 1024) {
     return BadRequest(absl::StrCat("max_prompts = ", req->max_prompts(), ": must be in 1..1024"));
   }
@@ -140,6 +144,7 @@ grpc::Status ControllerService::LeasePrompts(grpc::ServerContext* ctx,
 grpc::Status ControllerService::FetchWeights(grpc::ServerContext* ctx,
                                              const v1::FetchWeightsRequest* req,
                                              grpc::ServerWriter<v1::WeightsChunk>* writer) {
+  RpcTimer timer(core_.m.rpc_seconds, "FetchWeights");
   if (auto s = KnownWorker(req->worker_id()); !s.ok()) return s;
   const auto w = core_.weights.Latest();
   if (!w) {
@@ -161,6 +166,7 @@ grpc::Status ControllerService::FetchWeights(grpc::ServerContext* ctx,
 
 grpc::Status ControllerService::Pause(grpc::ServerContext*, const v1::AdminRequest*,
                                       v1::ControllerStatus* out) {
+  RpcTimer timer(core_.m.rpc_seconds, "Pause");
   core_.SetPaused(true);
   *out = core_.Snapshot();
   return grpc::Status::OK;
@@ -168,6 +174,7 @@ grpc::Status ControllerService::Pause(grpc::ServerContext*, const v1::AdminReque
 
 grpc::Status ControllerService::Resume(grpc::ServerContext*, const v1::AdminRequest*,
                                        v1::ControllerStatus* out) {
+  RpcTimer timer(core_.m.rpc_seconds, "Resume");
   core_.SetPaused(false);
   *out = core_.Snapshot();
   return grpc::Status::OK;
@@ -175,12 +182,14 @@ grpc::Status ControllerService::Resume(grpc::ServerContext*, const v1::AdminRequ
 
 grpc::Status ControllerService::Status(grpc::ServerContext*, const v1::AdminRequest*,
                                        v1::ControllerStatus* out) {
+  RpcTimer timer(core_.m.rpc_seconds, "Status");
   *out = core_.Snapshot();
   return grpc::Status::OK;
 }
 
 grpc::Status ControllerService::Drain(grpc::ServerContext*, const v1::AdminRequest*,
                                       v1::ControllerStatus* out) {
+  RpcTimer timer(core_.m.rpc_seconds, "Drain");
   core_.Drain();
   *out = core_.Snapshot();
   return grpc::Status::OK;
@@ -189,6 +198,7 @@ grpc::Status ControllerService::Drain(grpc::ServerContext*, const v1::AdminReque
 grpc::Status ControllerService::CheckpointNow(grpc::ServerContext* ctx,
                                               const v1::CheckpointRequest* req,
                                               v1::CheckpointResponse* out) {
+  RpcTimer timer(core_.m.rpc_seconds, "CheckpointNow");
   if (req->timeout_ms() < 0) {
     return BadRequest(absl::StrCat("timeout_ms = ", req->timeout_ms(), ": must be >= 0"));
   }

@@ -4,9 +4,6 @@
 // process gives on the whole batch, within 1e-6 relative in float32, for every loss
 // aggregation. The batch is uneven on purpose (the ranks hold different numbers of groups
 // and tokens): a loss normalised per rank (a mean of per-rank token-means) fails it.
-#include <netinet/in.h>
-#include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -20,13 +17,12 @@
 #include "gtest/gtest.h"
 #include "lib/distributed/c10d_data_parallel.h"
 #include "lib/distributed/process_group.h"
+#include "lib/distributed/rank_process_test_util.h"
 #include "lib/model/causal_lm.h"
 #include "lib/safetensors/safetensors.h"
 #include "lib/safetensors/scoped_temp_dir.h"
 #include "lib/training/grpo_trainer.h"
 #include "lib/training/tiny_policy_test_util.h"
-
-extern char** environ;
 
 namespace r1rl::distributed {
 namespace {
@@ -111,18 +107,6 @@ Result RunStep(const GrpoTrainerOptions& o, learner::DataParallel* dp, int64_t f
   return r;
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // The child: a rank. Reads its role from the environment, writes metrics and weights.
 TEST(DataParallelChild, Rank) {
   const char* rank_env = std::getenv("R1RL_DP_TEST_RANK");
@@ -155,26 +139,14 @@ TEST(DataParallelChild, Rank) {
 
 pid_t SpawnRank(int rank, int port, const std::string& out, const std::string& agg, double beta,
                 int64_t mb, int64_t bucket, bool zero, bool overlap) {
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_RANK=", rank));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_PORT=", port));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_OUT=", out));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_AGG=", agg));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_BETA=", beta));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_MB=", mb));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_BUCKET=", bucket));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_ZERO=", zero ? 1 : 0));
-  env_s.push_back(absl::StrCat("R1RL_DP_TEST_OVERLAP=", overlap ? 1 : 0));
-  env_s.push_back("OMP_NUM_THREADS=1");
-  std::vector<char*> env;
-  for (std::string& s : env_s) env.push_back(s.data());
-  env.push_back(nullptr);
-  std::string exe = "/proc/self/exe", filter = "--gtest_filter=DataParallelChild.Rank";
-  char* argv[] = {exe.data(), filter.data(), nullptr};
-  pid_t pid = 0;
-  EXPECT_EQ(posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, env.data()), 0);
-  return pid;
+  return SpawnThisTest(
+      "DataParallelChild.Rank",
+      {absl::StrCat("R1RL_DP_TEST_RANK=", rank), absl::StrCat("R1RL_DP_TEST_PORT=", port),
+       absl::StrCat("R1RL_DP_TEST_OUT=", out), absl::StrCat("R1RL_DP_TEST_AGG=", agg),
+       absl::StrCat("R1RL_DP_TEST_BETA=", beta), absl::StrCat("R1RL_DP_TEST_MB=", mb),
+       absl::StrCat("R1RL_DP_TEST_BUCKET=", bucket),
+       absl::StrCat("R1RL_DP_TEST_ZERO=", zero ? 1 : 0),
+       absl::StrCat("R1RL_DP_TEST_OVERLAP=", overlap ? 1 : 0)});
 }
 
 std::map<std::string, torch::Tensor> Weights(const std::string& bytes) {
@@ -202,7 +174,7 @@ TEST_P(DataParallel, TwoRanksMatchOneProcess) {
   const GrpoTrainerOptions o = Options(c.aggregation, c.beta, c.mini_batches);
   safetensors::ScopedTempDir dir;
   Result one = RunStep(o, nullptr, 0, kGroups, dir.path() + "/one.opt.safetensors");
-  const int port = FreePort();
+  const int port = FreeLoopbackPort();
   pid_t pids[2];
   for (int r = 0; r < 2; ++r) {
     pids[r] = SpawnRank(r, port, absl::StrCat(dir.path(), "/rank", r), c.aggregation, c.beta,

@@ -24,15 +24,27 @@ void SetOpenBlasThreads(int n) {
 
 }  // namespace
 
+int CoreCount() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
 int ConfigureThreads(int64_t requested, int64_t blas_threads) {
   if (blas_threads > 0) SetOpenBlasThreads(static_cast<int>(blas_threads));
   int n = static_cast<int>(requested);
   if (n <= 0) {
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    n = OpenBlasThreads() > 1 ? 1 : cores;
+    n = OpenBlasThreads() > 1 ? 1 : CoreCount();
   }
   at::set_num_threads(n);
   return at::get_num_threads();
+}
+
+ScopedIntraOpThreads::ScopedIntraOpThreads(int64_t threads) {
+  if (threads > 0 && threads != at::get_num_threads()) {
+    saved_ = at::get_num_threads();
+    at::set_num_threads(static_cast<int>(threads));
+  }
+}
+
+ScopedIntraOpThreads::~ScopedIntraOpThreads() {
+  if (saved_ > 0) at::set_num_threads(saved_);
 }
 
 int ConfigureThreads(const config::Config& cfg) {

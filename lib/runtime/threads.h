@@ -24,6 +24,26 @@ int ConfigureThreads(int64_t requested, int64_t blas_threads = 0);
 // The same from runtime.threads and runtime.blas_threads.
 int ConfigureThreads(const config::Config& cfg);
 
+// LibTorch's intra-op threads of the calling thread set to `threads` while in scope, then
+// restored (OpenMP keeps the count per thread: other threads keep theirs). `threads` <= 0:
+// nothing changes. The learner's element-wise work over (tokens x vocabulary) logits runs
+// on every core this way while the sampler keeps one thread beside OpenBLAS's pool: on the
+// 2-core VM the issue-24 step learned in 29-30 s with 2 threads against 39-49 s with 1
+// (bench/grpo_step_bench --threads 2; docs/benchmarks.md).
+class ScopedIntraOpThreads {
+ public:
+  explicit ScopedIntraOpThreads(int64_t threads);
+  ~ScopedIntraOpThreads();
+  ScopedIntraOpThreads(const ScopedIntraOpThreads&) = delete;
+  ScopedIntraOpThreads& operator=(const ScopedIntraOpThreads&) = delete;
+
+ private:
+  int saved_ = 0;  // 0: nothing to restore
+};
+
+// One per core of this machine (at least 1).
+int CoreCount();
+
 }  // namespace r1rl::runtime
 
 #endif  // R1RL_LIB_RUNTIME_THREADS_H_

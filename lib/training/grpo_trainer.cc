@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/model/causal_lm.h"
+#include "lib/runtime/threads.h"
 #include "lib/status/status_macros.h"
 #include "lib/training/grpo_loss.h"
 #include "lib/training/packed_batch.h"
@@ -41,6 +42,10 @@ absl::Status ValidateGrpoOptions(const GrpoTrainerOptions& o) {
   if (o.ref_update_every < 0)
     return Bad("ref_update_every", static_cast<double>(o.ref_update_every), "must be >= 0");
   if (!(o.temperature > 0.0)) return Bad("temperature", o.temperature, "must be > 0");
+  if (o.threads < -1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("runtime.learner_threads = ", o.threads, ": must be >= 0"));
+  }
   if (!(o.optimizer.schedule.peak > 0.0))
     return Bad("lr", o.optimizer.schedule.peak, "must be > 0");
   if (o.optimizer.weight_decay < 0.0)
@@ -77,6 +82,8 @@ absl::StatusOr<std::unique_ptr<GrpoTrainer>> GrpoTrainer::Create(
 absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_t group_size,
                                           BatchShard shard) {
   const auto start = std::chrono::steady_clock::now();
+  runtime::ScopedIntraOpThreads threads(
+      options_.threads != 0 ? options_.threads : (dp_ == nullptr ? runtime::CoreCount() : -1));
   const int64_t local = static_cast<int64_t>(rollouts->size());
   const int64_t total = shard.total > 0 ? shard.total : local;
   if (total == 0) return absl::InvalidArgumentError("GRPO step: no rollouts");
@@ -117,17 +124,47 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     return refs;
   };
 
+  // The reference's log-probs, once per step (not per mini-batch, epoch or micro-batch),
+  // for the KL in the reward or in the loss.
+  std::vector<std::vector<float>> ref_lp;
+  if (need_ref && local > 0) {
+    torch::NoGradGuard no_grad;
+    ref_lp.resize(local);
+    const int64_t micro = options_.micro_batch_size > 0 ? options_.micro_batch_size : local;
+    for (int64_t s = 0; s < local; s += micro) {
+      std::vector<int64_t> rows(std::min(micro, local - s));
+      std::iota(rows.begin(), rows.end(), s);
+      PackedBatch batch = Pack(refs_of(rows), options_.pad_id, device);
+      torch::Tensor ref = ScoreTokens(reference_->lm(), batch, options_.temperature, false)
+                              .logprobs.to(torch::kCPU)
+                              .contiguous();
+      auto acc = ref.accessor<float, 2>();
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const Rollout& r = (*rollouts)[rows[i]];
+        const int64_t p = static_cast<int64_t>(r.prompt_ids.size());
+        std::vector<float>& out = ref_lp[rows[i]];
+        out.resize(r.completion_ids.size());
+        for (size_t j = 0; j < out.size(); ++j) out[j] = acc[i][p + j - 1];
+      }
+    }
+  }
+  // The reference's log-probs of `rows`, packed as Pack lays out the same rows.
+  auto ref_of = [&](const std::vector<int64_t>& rows) {
+    std::vector<SequenceRef> with_ref = refs_of(rows);
+    for (size_t i = 0; i < rows.size(); ++i) with_ref[i].behaviour = &ref_lp[rows[i]];
+    return Pack(with_ref, options_.pad_id, device).behaviour;
+  };
+
   // Rewards (with the KL folded in when asked) -> advantages, within each (local) group.
   std::vector<double> rewards(rollouts->size());
   for (size_t i = 0; i < rollouts->size(); ++i) rewards[i] = (*rollouts)[i].reward;
   Metrics m;
   double kl_penalty_sum = 0.0;
   if (need_ref && !lopt.kl_in_loss && local > 0) {
-    torch::NoGradGuard no_grad;
     std::vector<int64_t> all(rollouts->size());
     std::iota(all.begin(), all.end(), 0);
     PackedBatch batch = Pack(refs_of(all), options_.pad_id, device);
-    torch::Tensor ref = ScoreTokens(reference_->lm(), batch, options_.temperature, false).logprobs;
+    torch::Tensor ref = ref_of(all);
     torch::Tensor kl =
         (KlEstimate(batch.behaviour, ref, lopt.kl_estimator) * batch.loss_mask).sum(1);
     for (size_t i = 0; i < rewards.size(); ++i) rewards[i] -= lopt.beta * kl[i].item<double>();
@@ -147,6 +184,12 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
     adv_abs += std::abs(adv[i]);
   }
 
+  // Rows with advantage 0 add nothing to the policy loss's gradient; unless the KL term is
+  // in the loss (it pulls every row towards the reference) they are not forwarded at all.
+  // They still count in the loss's denominators, so the gradient is the same as with them.
+  const bool kl_in_loss = need_ref && lopt.kl_in_loss;
+  auto trained = [&](int64_t row) { return kl_in_loss || adv[row] != 0.0; };
+
   // Mini-batches: the same shuffled order of the whole batch's rows on every rank; this
   // rank trains on its rows of each.
   std::vector<int64_t> order(total);
@@ -156,6 +199,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   const int64_t updates = options_.ppo_epochs * mb;
   std::vector<std::vector<int64_t>> rows_of(updates);  // local row indices per update
   std::vector<double> counts(2 * updates, 0.0);        // tokens, sequences per update
+  double skipped_tokens = 0.0;                         // of rows without signal, one epoch
   for (int64_t epoch = 0; epoch < options_.ppo_epochs; ++epoch) {
     std::shuffle(order.begin(), order.end(), rng);
     for (int64_t k = 0; k < mb; ++k) {
@@ -163,7 +207,11 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
       for (int64_t pos = k * total / mb; pos < (k + 1) * total / mb; ++pos) {
         const int64_t row = order[pos] - shard.offset;
         if (row < 0 || row >= local) continue;
-        rows_of[u].push_back(row);
+        if (trained(row)) {
+          rows_of[u].push_back(row);
+        } else if (epoch == 0) {
+          skipped_tokens += static_cast<double>((*rollouts)[row].completion_ids.size());
+        }
         counts[2 * u] += static_cast<double>((*rollouts)[row].completion_ids.size());
         counts[2 * u + 1] += 1.0;
       }
@@ -174,7 +222,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   // Per update: loss, policy loss, kl * tokens, entropy sum, clip-low * tokens,
   // clip-high * tokens (this rank's shares; summed over the ranks below).
   constexpr int kStats = 6;
-  std::vector<double> sums(kStats * updates + 6, 0.0);
+  std::vector<double> sums(kStats * updates + 7, 0.0);
   double sum_norm = 0.0, gap_max = 0.0;
   for (int64_t u = 0; u < updates; ++u) {
     const std::vector<int64_t>& rows_u = rows_of[u];
@@ -188,7 +236,8 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
       PackedBatch batch = Pack(refs_of(rows), options_.pad_id, device);
       torch::Tensor adv_t = torch::empty({static_cast<int64_t>(rows.size())}, torch::kFloat32);
       for (size_t i = 0; i < rows.size(); ++i) adv_t[i] = static_cast<float>(adv[rows[i]]);
-      auto scored = ScoreTokens(lm, batch, options_.temperature, true);
+      // Entropy is a diagnostic: measured on the first update only, before any change.
+      auto scored = ScoreTokens(lm, batch, options_.temperature, u == 0);
       GrpoLossInputs in;
       in.logprobs = scored.logprobs;
       in.behaviour_logprobs = batch.behaviour;
@@ -196,11 +245,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
       in.advantages = adv_t.to(device);
       in.total_tokens = std::max(1.0, counts[2 * u]);
       in.total_sequences = std::max(1.0, counts[2 * u + 1]);
-      if (need_ref && lopt.kl_in_loss) {
-        torch::NoGradGuard no_grad;
-        in.ref_logprobs =
-            ScoreTokens(reference_->lm(), batch, options_.temperature, false).logprobs;
-      }
+      if (kl_in_loss) in.ref_logprobs = ref_of(rows);
       ASSIGN_OR_RETURN(GrpoLossResult res, GrpoLoss(in, lopt));
       if (dp_ != nullptr && s + micro >= n_u) RETURN_IF_ERROR(dp_->BeginFinalBackward(*policy_));
       res.loss.backward();
@@ -215,7 +260,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
       st[0] += res.loss.item<double>();
       st[1] += res.stats.policy_loss;
       st[2] += res.stats.kl * t;
-      st[3] += (scored.entropy * batch.loss_mask).sum().item<double>();
+      if (u == 0) st[3] += (scored.entropy * batch.loss_mask).sum().item<double>();
       st[4] += res.stats.clip_frac_low * t;
       st[5] += res.stats.clip_frac_high * t;
     }
@@ -224,6 +269,7 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
       ASSIGN_OR_RETURN(const double norm, dp_->OptimizerStep(*policy_, *optimizer_));
       sum_norm += norm;
     } else {
+      if (n_u == 0) optimizer_->FillMissingGrads();
       sum_norm += optimizer_->Step();
     }
   }
@@ -247,18 +293,17 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   step_sums[1] = adv_abs;
   step_sums[2] = lag_sum;
   step_sums[3] = kl_penalty_sum;
+  step_sums[6] = skipped_tokens;
   RETURN_IF_ERROR(all_reduce(&sums, DataParallel::Op::kSum));
   std::vector<double> maxes = {gap_max, static_cast<double>(lag_max)};
   RETURN_IF_ERROR(all_reduce(&maxes, DataParallel::Op::kMax));
-  double sum_loss = 0, sum_policy = 0, sum_kl = 0, sum_ent = 0, sum_clo = 0, sum_chi = 0,
-         tokens = 0;
+  double sum_loss = 0, sum_policy = 0, sum_kl = 0, sum_clo = 0, sum_chi = 0, tokens = 0;
   for (int64_t u = 0; u < updates; ++u) {
     const double* st = &sums[kStats * u];
     const double d = std::max(1.0, counts[2 * u]);
     sum_loss += st[0];
     sum_policy += st[1];
     sum_kl += st[2] / d;
-    sum_ent += st[3] / d;
     sum_clo += st[4] / d;
     sum_chi += st[5] / d;
     tokens += counts[2 * u];
@@ -273,7 +318,8 @@ absl::StatusOr<Metrics> GrpoTrainer::Step(std::vector<Rollout>* rollouts, int64_
   m["loss"] = sum_loss / u;
   m["policy_loss"] = sum_policy / u;
   m["kl"] = sum_kl / u;
-  m["entropy"] = sum_ent / u;
+  m["entropy"] = sums[3] / std::max(1.0, step_sums[5]);
+  m["tokens_skipped"] = step_sums[6];
   m["clip_frac_low"] = sum_clo / u;
   m["clip_frac_high"] = sum_chi / u;
   m["grad_norm"] = sum_norm / u;

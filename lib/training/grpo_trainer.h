@@ -9,10 +9,18 @@
 // by the current policy every `ref_update_every` steps. The ratio is taken against the
 // behaviour log-probs the sampler recorded (grpo_loss.h has the formulas).
 //
-// Metrics of a step (names as written to metrics.jsonl): loss, policy_loss, kl, entropy,
-// clip_frac_low, clip_frac_high, grad_norm, lr, advantage_abs_mean, zero_variance_groups,
-// logprob_gap_mean / logprob_gap_max (|learner - behaviour| on the first mini-batch, before
-// any update: where the two should agree), policy_lag_mean/max, tokens, learn_seconds.
+// Work only where there is signal: a row whose advantage is 0 adds nothing to the policy
+// loss's gradient, so unless the KL term is in the loss it is not forwarded at all (it still
+// counts in the loss's denominators: the gradient is what it would be with it). The
+// reference's log-probs are computed once per step (when beta > 0) and reused by every
+// mini-batch and epoch; the output projection runs only on completion tokens (ScoreTokens).
+//
+// Metrics of a step (names as written to metrics.jsonl): loss, policy_loss, kl, entropy
+// (of the first mini-batch's trained rows, before any update), clip_frac_low, clip_frac_high,
+// grad_norm, lr, advantage_abs_mean, zero_variance_groups, tokens_skipped (completion tokens
+// of rows not forwarded, one epoch), logprob_gap_mean / logprob_gap_max (|learner -
+// behaviour| on the first mini-batch, before any update: where the two should agree),
+// policy_lag_mean/max, tokens, learn_seconds.
 //
 // Data parallelism: a rank holds whole groups of the step's batch (its BatchShard: where its
 // rows sit in the whole batch). Every rank draws the same shuffled order of the whole batch's
@@ -50,6 +58,10 @@ struct GrpoTrainerOptions {
   double temperature = 1.0;      // the sampler's: log-probs are taken at it
   int32_t pad_id = 0;
   uint64_t seed = 0;  // mini-batch shuffling
+  // LibTorch intra-op threads during Step (runtime.learner_threads), restored after:
+  // > 0 that many; 0 one per core, or the caller's count with a data-parallel group (ranks
+  // may share a machine); -1 the caller's count (`r1rl demo`: its sampler runs beside).
+  int64_t threads = 0;
 };
 
 // Range checks on every field; InvalidArgument naming the field and the value.

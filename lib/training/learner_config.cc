@@ -40,6 +40,7 @@ absl::StatusOr<GrpoTrainerOptions> GrpoOptionsFromConfig(const config::Config& c
   t.ref_update_every = cfg.GetInt("grpo.ref_update_every");
   t.temperature = cfg.GetDouble("generation.temperature");
   t.seed = static_cast<uint64_t>(cfg.GetInt("generation.seed"));
+  t.threads = cfg.GetInt("runtime.learner_threads");
   ASSIGN_OR_RETURN(t.optimizer,
                    OptimizerOptionsFromConfig(cfg, "optim.lr", cfg.GetInt("grpo.steps")));
   RETURN_IF_ERROR(ValidateGrpoOptions(t));

@@ -75,6 +75,12 @@ void Optimizer::ZeroGrad() {
   }
 }
 
+void Optimizer::FillMissingGrads() {
+  for (auto& [name, p] : state_->named_params) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  }
+}
+
 double Optimizer::Step() {
   std::vector<torch::Tensor> params;
   params.reserve(state_->named_params.size());

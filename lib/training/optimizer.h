@@ -51,6 +51,9 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   void ZeroGrad();
+  // Gives every parameter without a gradient a zero one: an update whose rows were all
+  // skipped (no signal) still moves AdamW's moments as a zero gradient would.
+  void FillMissingGrads();
   // Clips the gradients (by the norm over every parameter), sets the scheduled learning rate
   // and steps the parameters this shard owns. Returns the gradient's global norm before
   // clipping.

@@ -46,13 +46,25 @@ PackedBatch Pack(const std::vector<SequenceRef>& sequences, int32_t pad_id,
 
 kernels::TokenLogprobsResult ScoreTokens(model::CausalLMImpl& lm, const PackedBatch& batch,
                                          double temperature, bool with_entropy) {
-  const int64_t len = batch.tokens.size(1);
+  const int64_t b = batch.tokens.size(0), len = batch.tokens.size(1);
   torch::Tensor hidden = lm.forward(batch.tokens, batch.attention_mask).narrow(1, 0, len - 1);
   torch::Tensor targets = batch.tokens.narrow(1, 1, len - 1);
+  // Logits only where a log-prob is trained: the prompt's and the padding's positions would
+  // cost the output projection (hidden x vocabulary FLOPs each) for nothing.
+  torch::Tensor where = batch.loss_mask.reshape({-1}).nonzero().squeeze(1);
+  torch::Tensor h = hidden.reshape({b * (len - 1), hidden.size(-1)}).index_select(0, where);
+  torch::Tensor t = targets.reshape({-1}).index_select(0, where);
   kernels::TokenLogprobsOptions options;
   options.temperature = temperature;
   options.with_entropy = with_entropy;
-  return kernels::TokenLogprobs(hidden, lm.OutputEmbedding(), targets, options);
+  kernels::TokenLogprobsResult picked = kernels::TokenLogprobs(h, lm.OutputEmbedding(), t, options);
+  auto spread = [&](const torch::Tensor& v) {
+    return torch::zeros({b * (len - 1)}, v.options()).index_copy(0, where, v).view({b, len - 1});
+  };
+  kernels::TokenLogprobsResult out;
+  out.logprobs = spread(picked.logprobs);
+  if (with_entropy) out.entropy = spread(picked.entropy);
+  return out;
 }
 
 }  // namespace r1rl::learner

@@ -32,7 +32,8 @@ struct PackedBatch {
 PackedBatch Pack(const std::vector<SequenceRef>& sequences, int32_t pad_id,
                  const torch::Device& device);
 
-// Log-probs (and entropies) of tokens[:, 1:] under `lm` at `temperature`, (B, L-1).
+// Log-probs (and entropies) of tokens[:, 1:] under `lm` at `temperature`, (B, L-1), where
+// loss_mask is 1, and 0 elsewhere: the output projection runs only on the trained positions.
 kernels::TokenLogprobsResult ScoreTokens(model::CausalLMImpl& lm, const PackedBatch& batch,
                                          double temperature, bool with_entropy);
 

@@ -93,6 +93,68 @@ TEST(GrpoTrainer, FirstStepAgreesWithSamplerAndRaisesReward) {
   EXPECT_NE(err.status().message().find("rollout 0"), std::string::npos) << err.status();
 }
 
+// Rows whose advantage is 0 are not forwarded when the KL is not in the loss, and the
+// gradient is what it would be with them: with seq-mean-token-mean, half the rows without
+// signal halve the gradient of the other half alone.
+TEST(GrpoTrainer, RowsWithoutSignalCostNothingAndKeepTheGradient) {
+  auto rollouts_of = [](model::Policy* policy) {
+    std::vector<Rollout> r = SampleRollouts(policy, 4, 4);
+    for (size_t i = 0; i < r.size(); ++i) r[i].reward = r[i].group_id < 2 ? i % 2 : 0.0;
+    return r;
+  };
+  GrpoTrainerOptions o;
+  o.loss.beta = 0.0;
+  o.optimizer = Adam(1e-3);
+  auto a = TinyPolicy(6);
+  auto b = TinyPolicy(6);
+  std::vector<Rollout> all = rollouts_of(a.get());
+  std::vector<Rollout> signal(all.begin(), all.begin() + 8);
+  double skipped = 0;
+  for (size_t i = 8; i < all.size(); ++i) skipped += all[i].completion_ids.size();
+  auto ta = GrpoTrainer::Create(a.get(), o);
+  auto tb = GrpoTrainer::Create(b.get(), o);
+  ASSERT_TRUE(ta.ok() && tb.ok());
+  auto ma = (*ta)->Step(&all, 4);
+  auto mb = (*tb)->Step(&signal, 4);
+  ASSERT_TRUE(ma.ok() && mb.ok()) << ma.status() << mb.status();
+  EXPECT_EQ((*ma)["tokens_skipped"], skipped);
+  EXPECT_EQ((*mb)["tokens_skipped"], 0.0);
+  EXPECT_GT((*mb)["grad_norm"], 0.0);
+  EXPECT_NEAR((*ma)["grad_norm"], 0.5 * (*mb)["grad_norm"], 1e-5 * (*mb)["grad_norm"]);
+  EXPECT_GT((*ma)["entropy"], 0.0);
+  // No signal anywhere: nothing is forwarded, the step still counts.
+  std::vector<Rollout> none = rollouts_of(a.get());
+  for (Rollout& r : none) r.reward = 1.0;
+  auto mn = (*ta)->Step(&none, 4);
+  ASSERT_TRUE(mn.ok()) << mn.status();
+  EXPECT_EQ((*mn)["grad_norm"], 0.0);
+  EXPECT_EQ((*ta)->steps_done(), 2);
+  // A fresh policy and trainer with `opts`, one step on the policy's own rollouts.
+  auto fresh_step = [&](const GrpoTrainerOptions& opts) -> absl::StatusOr<Metrics> {
+    auto policy = TinyPolicy(6);
+    auto trainer = GrpoTrainer::Create(policy.get(), opts);
+    if (!trainer.ok()) return trainer.status();
+    std::vector<Rollout> rows = rollouts_of(policy.get());
+    return (*trainer)->Step(&rows, 4);
+  };
+  // With the KL in the loss every row is forwarded (the KL pulls each towards the reference),
+  // and the reference's log-probs, computed once, serve every mini-batch.
+  o.loss.beta = 0.5;
+  o.mini_batches = 2;
+  o.optimizer = Adam(5e-2);
+  auto mc = fresh_step(o);
+  ASSERT_TRUE(mc.ok()) << mc.status();
+  EXPECT_EQ((*mc)["tokens_skipped"], 0.0);
+  EXPECT_GT((*mc)["kl"], 0.0);  // the second mini-batch sees the first update
+  // The KL folded into the reward uses the same once-per-step reference log-probs: on-policy
+  // with the reference equal to the policy, the penalty is zero.
+  o.loss.kl_in_loss = false;
+  auto md = fresh_step(o);
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_LT(std::abs((*md)["kl_reward_penalty"]), 1e-5);
+  EXPECT_GT((*md)["tokens_skipped"], 0.0);  // rows without signal are skipped again
+}
+
 TEST(GrpoTrainer, OptionsAreCheckedByName) {
   GrpoTrainerOptions o;
   o.loss.eps_low = 1.0;

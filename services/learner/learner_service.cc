@@ -362,6 +362,10 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
   if (!(lease_s >= 0.1 && lease_s <= 86400))
     return bad("learner.lease_seconds", lease_s, "must be in [0.1, 86400]");
   c.leases.lease_duration = std::chrono::milliseconds(static_cast<int64_t>(lease_s * 1000));
+  const double heartbeat_s = cfg.GetDouble("learner.heartbeat_seconds");
+  if (!(heartbeat_s >= 0.1 && heartbeat_s <= 3600))
+    return bad("learner.heartbeat_seconds", heartbeat_s, "must be in [0.1, 3600]");
+  c.heartbeat_interval = std::chrono::milliseconds(static_cast<int64_t>(heartbeat_s * 1000));
   c.leases.max_staleness = cfg.GetInt("grpo.max_policy_lag");
   if (c.leases.max_staleness < 0)
     return bad("grpo.max_policy_lag", c.leases.max_staleness, "must be >= 0");

@@ -55,6 +55,7 @@ absl::StatusOr<BroadcastServerOptions> BroadcastServerOptionsFromConfig(const co
   const IntKey keys[] = {
       {"broadcast.keep_versions", 1, 64, nullptr, &o.keep_versions},
       {"broadcast.chunk_bytes", 4096, int64_t{1} << 30, &chunk_bytes, nullptr},
+      {"broadcast.max_chunks", 0, int64_t{1} << 30, &o.max_chunks, nullptr},
       {"broadcast.fanout", 1, 1024, nullptr, &o.fanout},
       {"broadcast.window", 1, 256, nullptr, &o.window},
       {"broadcast.sync_wait_ms", 10, 30000, nullptr, &o.sync_wait_ms},
@@ -222,7 +223,9 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
       return Reject("truncated", grpc::StatusCode::INVALID_ARGUMENT,
                     absl::StrCat("publish: version ", version, ": ", bytes.size(), " of ", total,
                                  " bytes arrived"));
-    auto manifest = BuildManifest(version, bytes, options.chunk_bytes);
+    auto manifest = BuildManifest(
+        version, bytes,
+        ChunkBytesFor(static_cast<int64_t>(bytes.size()), options.chunk_bytes, options.max_chunks));
     if (!manifest.ok())
       return Reject("malformed", grpc::StatusCode::INVALID_ARGUMENT,
                     absl::StrCat("publish: ", manifest.status().message()));
@@ -368,8 +371,13 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
       return grpc::Status::OK;
     }
     receivers[id].last_seen = Clock::now();
-    if (HasNewsLocked(*req)) *out->mutable_manifest() = versions.back()->manifest;
+    std::shared_ptr<const Version> news_version;
+    if (HasNewsLocked(*req)) news_version = versions.back();
     *out->mutable_parent() = ParentLocked(id);
+    lock.unlock();
+    // A version's manifest never changes once published: copied outside the lock, so the
+    // receivers a publish wakes all at once are not answered one after the other.
+    if (news_version) *out->mutable_manifest() = news_version->manifest;
     return grpc::Status::OK;
   }
 

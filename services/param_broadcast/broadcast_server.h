@@ -40,6 +40,7 @@ struct BroadcastServerOptions {
   security::SecurityOptions security;  // TLS, role tokens, /metrics token (security.*)
   int keep_versions = 3;
   int64_t chunk_bytes = int64_t{1} << 20;
+  int64_t max_chunks = 16384;  // a version's chunks at most (larger chunks beyond: ChunkBytesFor)
   int fanout = 1;
   int window = 4;
   int sync_wait_ms = 2000;

@@ -134,6 +134,7 @@ expect2() {  # expect2 <what> <pattern> <args...>
   echo "$what: exit 2: $(grep -o "$pattern.*" bad.log | head -1 | cut -c1-150)"
 }
 expect2 "rank out of range" "learner.rank = 2" --set learner.world_size=2 --set learner.rank=2
+expect2 "heartbeat interval" "learner.heartbeat_seconds = 0" --set learner.heartbeat_seconds=0
 PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
 expect2 "rendezvous never completes" "rank(s) 1 of 2 never joined" --set learner.world_size=2 \
   --set learner.rank=0 --set learner.master_port=$PORT --set learner.dist_timeout_s=3

@@ -3,7 +3,8 @@
 #  1. a pipeline killed with SIGKILL in the middle of its RL stage resumes from the stage's
 #     checkpoint and finishes with the same outputs (model weights, rejection-sampled rows,
 #     merged set, eval answers) as an uninterrupted run of the same seed; run again, it
-#     skips every finished stage;
+#     skips every finished stage (the RL stage with DAPO's dynamic sampling: the prompt cursor
+#     that runs ahead of step x prompts_per_step is part of its checkpoint);
 #  2. bad pipeline files (unknown stage kind, a cycle, a missing input) fail with the stage
 #     and field named, exit code 2, nothing run;
 #  3. rejection sampling keeps only correct, well-formed rows, at most M per prompt, no
@@ -33,7 +34,8 @@ pipeline:
   stages:
     - {name: cold_start, kind: sft, data: data/cold_start.jsonl, checkpoint_every: 2, set: {sft.steps: 6}}
     - {name: rl, kind: rl, prompts: data/prompts.jsonl, checkpoint_every: 2,
-       set: {grpo.steps: 10, grpo.beta: 0.04, grpo.ref_update_every: 1}}  # the reference moves: the checkpoint carries it
+       set: {grpo.steps: 10, grpo.beta: 0.04, grpo.ref_update_every: 1, grpo.dynamic_sampling: true}}
+       # the reference moves and dynamic sampling moves the prompt cursor: the checkpoint carries both
     - {name: rejection, kind: rejection_sample, prompts: data/prompts.jsonl, samples: 4, keep: 2, limit: 24}
     - name: mix
       kind: merge
@@ -94,6 +96,8 @@ rl = json.load(open("b/rl/manifest.json"))
 assert rl["metrics"]["resumed_at_step"] > 0, rl["metrics"]
 steps = [json.loads(l)["step"] for l in open("b/rl/metrics.jsonl")]
 assert steps == list(range(1, 11)), steps  # one line per step, none repeated after the resume
+dropped = [json.loads(l)["groups_dropped"] for l in open("a/rl/metrics.jsonl")]
+print(f"dynamic sampling in the rl stage: {sum(dropped):.0f} groups without signal dropped and redrawn over 10 steps")
 PY
 
 "$R1RL" pipeline --config p.yaml --var run_dir=b > b3.log 2>&1
