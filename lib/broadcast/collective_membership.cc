@@ -15,7 +15,8 @@ void CollectiveMembership::Leave(const std::string& id) {
 const CollectiveGroup& CollectiveMembership::Boundary(int64_t version) {
   const size_t n = std::min(members_.size(), static_cast<size_t>(std::max(0, max_receivers_)));
   std::vector<std::string> next(members_.begin(), members_.begin() + static_cast<long>(n));
-  if (current_.generation == 0 || next != current_.receivers) {
+  if (current_.generation == 0 || broken_ || next != current_.receivers) {
+    broken_ = false;
     current_.generation += 1;
     current_.version = version;
     current_.receivers = std::move(next);

@@ -45,9 +45,13 @@ class CollectiveMembership {
   // (the group is fixed), and its rank is not reused before then.
   void Leave(const std::string& id);
 
-  // The group `version` is sent through: the current one when the members did not change,
-  // else a new generation with the waiting members in.
+  // The group `version` is sent through: the current one when the members did not change
+  // and it did not fail, else a new generation with the waiting members in.
   const CollectiveGroup& Boundary(int64_t version);
+  // The current group failed a version (a member died, hung, or differs): it is not used
+  // again; its members take the relay chains until the next boundary forms a new generation.
+  void Break() { broken_ = true; }
+  bool broken() const { return broken_; }
 
   const CollectiveGroup& current() const { return current_; }
   // `id`'s rank in the current group (1..), or -1 when it is not in it.
@@ -59,6 +63,7 @@ class CollectiveMembership {
   int max_receivers_;
   std::vector<std::string> members_;  // who is in from the next boundary on
   CollectiveGroup current_;
+  bool broken_ = false;
 };
 
 }  // namespace r1rl::broadcast

@@ -60,5 +60,19 @@ TEST(CollectiveMembership, BeyondTheCapReceiversWaitOnTheRelayPath) {
   EXPECT_EQ(m.RankOf("w3"), 2);
 }
 
+TEST(CollectiveMembership, ABrokenGroupIsFormedAgainAtTheNextBoundary) {
+  CollectiveMembership m(8);
+  m.Join("w1");
+  m.Join("w2");
+  EXPECT_EQ(m.Boundary(1).generation, 1);
+  m.Break();  // version 1 failed in the group (a hung member)
+  EXPECT_TRUE(m.broken());
+  const CollectiveGroup& g = m.Boundary(2);  // the same members, a fresh rendezvous
+  EXPECT_EQ(g.generation, 2);
+  EXPECT_EQ(g.version, 2);
+  EXPECT_FALSE(m.broken());
+  EXPECT_EQ(m.Boundary(3).generation, 2);
+}
+
 }  // namespace
 }  // namespace r1rl::broadcast

@@ -14,8 +14,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -96,12 +98,26 @@ TEST(CollectiveChild, Rank) {
   auto st = BroadcastWeights(**pg, 0, 42, names, tensors, kBucketBytes, wire);
   if (mode == "regen" && st.ok()) {
     // The next generation at the next version: rank 2 left, the two that stay form the group
-    // again at a rendezvous of its own (another port: re-forming on the same port raced the
-    // old store's teardown, whose reset connections killed a joiner inside c10d).
+    // again at a rendezvous of its own: the root's store on a port the kernel picks (as the
+    // learner hosts each generation), which the root hands on (here through a file; the
+    // broadcast service's Sync in a cluster). Re-forming on the same port raced the old
+    // store's teardown, whose reset connections killed a joiner inside c10d.
     pg->reset();
     if (d.rank == 2) std::exit(0);
     d.world_size = kRanks - 1;
-    d.master_port = std::atoi(std::getenv("R1RL_CW_TEST_PORT2"));
+    const std::string port_file = std::getenv("R1RL_CW_TEST_PORT2_FILE");
+    if (d.rank == 0) {
+      d.master_port = 0;
+      d.on_listening = [&](int port) {
+        std::ofstream(port_file + ".tmp") << port;
+        std::filesystem::rename(port_file + ".tmp", port_file);
+      };
+    } else {
+      for (int i = 0; i < 500 && !std::filesystem::exists(port_file); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      std::ifstream(port_file) >> d.master_port;
+      ASSERT_GT(d.master_port, 0) << "rank 0 never said where generation 2 meets";
+    }
     auto next = distributed::ProcessGroup::Create(d, false);
     ASSERT_TRUE(next.ok()) << next.status();
     names.clear();
@@ -127,15 +143,13 @@ struct Ranks {
 Ranks RunRanks(const std::string& mode, int timeout_s) {
   safetensors::ScopedTempDir dir;
   const int port = distributed::FreeLoopbackPort();
-  int port2 = distributed::FreeLoopbackPort();
-  while (port2 == port) port2 = distributed::FreeLoopbackPort();
   std::vector<pid_t> pids;
   const auto start = std::chrono::steady_clock::now();
   for (int r = 0; r < kRanks; ++r) {
     const pid_t pid = distributed::SpawnThisTest(
         "CollectiveChild.Rank",
         {absl::StrCat("R1RL_CW_TEST_RANK=", r), absl::StrCat("R1RL_CW_TEST_PORT=", port),
-         absl::StrCat("R1RL_CW_TEST_PORT2=", port2),
+         absl::StrCat("R1RL_CW_TEST_PORT2_FILE=", dir.path(), "/port2"),
          absl::StrCat("R1RL_CW_TEST_TIMEOUT=", timeout_s), absl::StrCat("R1RL_CW_TEST_MODE=", mode),
          absl::StrCat("R1RL_CW_TEST_OUT=", dir.path(), "/rank", r, ".json")});
     pids.push_back(pid);

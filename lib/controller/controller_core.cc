@@ -38,8 +38,11 @@ std::vector<Lease> ControllerCore::Grant(const std::string& worker, int max,
   std::vector<Lease> granted;
   const auto until = Clock::now() + wait;
   std::unique_lock<std::mutex> lock(mu);  // the dataset is read under it
+  const uint64_t ticket = next_lease_ticket++;
+  lease_queue.push_back(ticket);
   while (true) {
-    if (!options.lease_after_weights || weights.has_weights()) {
+    const bool first = lease_queue.front() == ticket;
+    if (first && (!options.lease_after_weights || weights.has_weights())) {
       granted = leases->Grant(worker, max, Clock::now());
     }
     if (!granted.empty() || paused || !running || cancelled() || Clock::now() >= until) break;
@@ -48,7 +51,10 @@ std::vector<Lease> ControllerCore::Grant(const std::string& worker, int max,
     // Expiry is by the clock: look again at least every 100 ms.
     lease_cv.wait_until(lock, std::min(until, Clock::now() + std::chrono::milliseconds(100)));
   }
+  const bool was_first = lease_queue.front() == ticket;
+  lease_queue.erase(std::find(lease_queue.begin(), lease_queue.end(), ticket));
   lock.unlock();
+  if (was_first) lease_cv.notify_all();  // the next in line may take what is left
   m.leases.Increment(static_cast<double>(granted.size()));
   return granted;
 }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -58,12 +59,17 @@ struct ControllerCore {
   std::mutex ingest_mu;
   bool paused = false;
   bool draining = false;
+  // Long polls in arrival order (under `mu`): only the first may take from the window, so a
+  // worker that asks for one prompt is not starved by workers that ask for many and wake first.
+  std::deque<uint64_t> lease_queue;
+  uint64_t next_lease_ticket = 0;
   std::map<std::string, int64_t> rejected;
 
   // Counts bad input by reason (metric and status) and logs it.
   void Reject(const std::string& reason, const std::string& detail);
   // Leases up to `max` prompts for `worker`, waiting up to `wait` for the window to open
-  // (a long poll; `cancelled` is asked every 100 ms at most).
+  // (a long poll; `cancelled` is asked every 100 ms at most). Waiting callers are served
+  // first come, first served.
   std::vector<Lease> Grant(const std::string& worker, int max, std::chrono::milliseconds wait,
                            const std::function<bool()>& cancelled);
   void SetPaused(bool paused);

@@ -286,6 +286,44 @@ TEST_F(ControllerTest, LongPollAnswersTheMomentTheVersionMoves) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(ControllerTest, WaitingWorkersAreServedInTurn) {
+  controller_.reset();
+  StartController(milliseconds(60000));  // no lease expires while the polls wait
+  const std::string greedy = Register();
+  const std::string modest = Register();
+  v1::LeasePromptsResponse held;
+  ASSERT_TRUE(Lease(greedy, 2, &held).ok());
+  ASSERT_EQ(held.leases_size(), 2);  // the window (2) is full
+  // Trains what `held` holds (all the greedy worker's): the window opens for the next version.
+  auto train = [&](int64_t version) {
+    for (const auto& l : held.leases()) Push(Graded(greedy, l).SerializeAsString());
+    auto batch = controller_->TakeBatch(held.leases_size(),
+                                        std::chrono::steady_clock::now() + milliseconds(5000));
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    ASSERT_EQ(batch->groups.size(), static_cast<size_t>(held.leases_size()));
+    controller_->SetPolicyVersion(version);
+  };
+  // Round 1: the greedy worker waits first, for 2; the modest one after it, for 1.
+  v1::LeasePromptsResponse g1, m1;
+  std::thread gpoll([&] { EXPECT_TRUE(Lease(greedy, 2, &g1, 10000).ok()); });
+  std::this_thread::sleep_for(milliseconds(200));
+  std::thread mpoll([&] { EXPECT_TRUE(Lease(modest, 1, &m1, 10000).ok()); });
+  std::this_thread::sleep_for(milliseconds(200));
+  train(1);
+  gpoll.join();
+  EXPECT_EQ(g1.leases_size(), 2);  // first in line: it takes the whole window
+  // Round 2: the greedy worker asks again, now behind the modest one, who is served first.
+  v1::LeasePromptsResponse g2;
+  std::thread gpoll2([&] { EXPECT_TRUE(Lease(greedy, 2, &g2, 10000).ok()); });
+  std::this_thread::sleep_for(milliseconds(200));
+  held = g1;
+  train(2);
+  mpoll.join();
+  gpoll2.join();
+  EXPECT_EQ(m1.leases_size(), 1) << "the worker that waited longest was passed over";
+  EXPECT_EQ(g2.leases_size(), 1);  // the rest of the window
+}
+
 TEST_F(ControllerTest, LeasesWaitForTheFirstWeightsWhenAsked) {
   controller_.reset();
   ControllerOptions o;

@@ -25,7 +25,10 @@ struct DistOptions {
   int rank = 0;
   int world_size = 1;  // 1: one process, no process group at all
   std::string master_addr = "127.0.0.1";
-  int master_port = 29500;
+  int master_port = 29500;  // rank 0 may give 0: a port the kernel picks (see on_listening)
+  // Rank 0 only: called with the store's port once it serves, before the other ranks are
+  // waited for (to tell them where to meet when master_port was 0).
+  std::function<void(int port)> on_listening;
   Backend backend = Backend::kAuto;  // auto: NCCL when the model is on CUDA, else Gloo
   // Every collective and the rendezvous fail after this long (a dead or hung rank).
   std::chrono::milliseconds timeout{120000};

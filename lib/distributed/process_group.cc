@@ -107,7 +107,7 @@ absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOpt
                                                                    bool cuda) {
   std::unique_ptr<ProcessGroup> g(new ProcessGroup(o));
   Impl& im = *g->impl_;
-  const std::string where = absl::StrCat(o.master_addr, ":", o.master_port);
+  std::string where = absl::StrCat(o.master_addr, ":", o.master_port);
   const double timeout_s = std::chrono::duration<double>(o.timeout).count();
   Backend backend = o.backend;
   if (backend == Backend::kAuto) backend = cuda ? Backend::kNccl : Backend::kGloo;
@@ -131,6 +131,11 @@ absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOpt
         absl::StrCat("rendezvous: rank ", o.rank, " could not reach rank 0's store at ", where,
                      " within ", timeout_s, " s (learner.master_addr/master_port, MASTER_ADDR/",
                      "MASTER_PORT): ", FirstLine(e.what())));
+  }
+  if (o.rank == 0) {  // master_port 0: the port the kernel gave the store
+    g->options_.master_port = im.store->getPort();
+    where = absl::StrCat(o.master_addr, ":", g->options_.master_port);
+    if (o.on_listening) o.on_listening(g->options_.master_port);
   }
 
   // 2. Check in: world size as rank 0 has it, the rank not taken twice, then wait for all.
@@ -209,7 +214,7 @@ absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOpt
 
   // 4. The heartbeat.
   try {
-    im.beat_store = Connect(o, false);
+    im.beat_store = Connect(g->options_, false);
   } catch (const std::exception& e) {
     return absl::DeadlineExceededError(
         absl::StrCat("rendezvous heartbeat (rank ", o.rank, "): ", FirstLine(e.what())));
