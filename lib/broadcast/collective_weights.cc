@@ -62,6 +62,25 @@ std::string FirstDifference(const std::string& mine, const std::string& root) {
 
 }  // namespace
 
+const char* FloatWireName(FloatWire wire) {
+  switch (wire) {
+    case FloatWire::kBFloat16:
+      return "bfloat16";
+    case FloatWire::kFloat16:
+      return "float16";
+    default:
+      return "as_is";
+  }
+}
+
+absl::StatusOr<FloatWire> ParseFloatWire(const std::string& name) {
+  for (FloatWire w : {FloatWire::kAsIs, FloatWire::kBFloat16, FloatWire::kFloat16}) {
+    if (name == FloatWireName(w)) return w;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("wire = \"", name, "\": one of as_is, bfloat16, float16"));
+}
+
 std::string WeightPlan(int64_t version, const std::vector<std::string>& names,
                        const std::vector<at::Tensor>& tensors, FloatWire wire) {
   std::string plan = absl::StrCat(version, "\n");
@@ -84,7 +103,10 @@ absl::StatusOr<CollectiveStats> BroadcastWeights(distributed::ProcessGroup& pg, 
   }
   // 1. The plan, from the root; every rank says whether it matches (max of the flags).
   const std::string problem = LocalProblem(names, tensors, bucket_bytes);
-  const std::string mine = problem.empty() ? WeightPlan(version, names, tensors, wire) : "";
+  // The bucket size too: every rank must cut the stream the same way.
+  const std::string mine = problem.empty() ? absl::StrCat("bucket_bytes ", bucket_bytes, "\n",
+                                                          WeightPlan(version, names, tensors, wire))
+                                           : "";
   std::string plan = mine;
   if (absl::Status s = pg.BroadcastBytes(&plan, root); !s.ok()) return s;
   std::string why = problem;

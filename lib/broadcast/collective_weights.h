@@ -13,9 +13,9 @@
 // float32, GPU workers sample in bfloat16): half the bytes; the root narrows (round to nearest
 // even), a receiver takes them into tensors of that dtype, or widens them into float32 ones.
 //
-// Before any weight byte the root broadcasts the plan (the version and each tensor's name,
-// dtype and shape) and every rank compares it with its own; the ranks agree on the outcome
-// (an all-reduce of a flag), so a rank whose model differs makes every rank return
+// Before any weight byte the root broadcasts the plan (the bucket size, the version and each
+// tensor's name, dtype and shape) and every rank compares it with its own; the ranks agree on the
+// outcome (an all-reduce of a flag), so a rank whose model differs makes every rank return
 // InvalidArgument (naming the first tensor that differs on that rank) instead of a hang or
 // bytes landing in the wrong tensors. A dead or hung rank fails the call within the group's
 // timeout, naming the rank (distributed::ProcessGroup). A receiver's tensors hold a mix of
@@ -44,6 +44,10 @@ enum class FloatWire {
   kBFloat16,  // float32 and bfloat16 tensors travel as bfloat16
   kFloat16,   // float32 and float16 tensors travel as float16
 };
+
+// "as_is", "bfloat16", "float16" (as the learner tells the group's members).
+const char* FloatWireName(FloatWire wire);
+absl::StatusOr<FloatWire> ParseFloatWire(const std::string& name);
 
 struct CollectiveStats {
   int64_t bytes = 0;    // weight bytes moved, as on the wire (the plan excluded)

@@ -20,7 +20,7 @@ int64_t ChunkBytesFor(int64_t total_bytes, int64_t chunk_bytes, int64_t max_chun
 }
 
 absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view bytes,
-                                           int64_t chunk_bytes) {
+                                           int64_t chunk_bytes, bool tensor_hashes) {
   if (chunk_bytes < 1)
     return absl::InvalidArgumentError(absl::StrCat("chunk_bytes = ", chunk_bytes));
   if (bytes.size() < 8)
@@ -48,6 +48,10 @@ absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view byt
     t->mutable_shape()->Add(e.shape.begin(), e.shape.end());
     t->set_offset(static_cast<int64_t>(data_start + e.begin));
     t->set_size(static_cast<int64_t>(e.end - e.begin));
+    if (tensor_hashes) {
+      t->set_hash(transport::Xxh128(
+          bytes.substr(static_cast<size_t>(t->offset()), static_cast<size_t>(t->size()))));
+    }
   }
   for (int64_t off = 0; off < static_cast<int64_t>(bytes.size()); off += chunk_bytes) {
     const int64_t size = std::min<int64_t>(chunk_bytes, static_cast<int64_t>(bytes.size()) - off);

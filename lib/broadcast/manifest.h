@@ -21,9 +21,11 @@
 namespace r1rl::broadcast {
 
 // The manifest of `bytes` (one safetensors file: InvalidArgument, naming the problem, when
-// its header does not parse). chunk_bytes >= 1.
+// its header does not parse). chunk_bytes >= 1. With `tensor_hashes`, each tensor entry
+// carries the XXH3-128 of its bytes too: what a receiver on the collective path checks the
+// tensors it received against (a second pass over the bytes).
 absl::StatusOr<v1::Manifest> BuildManifest(int64_t version, std::string_view bytes,
-                                           int64_t chunk_bytes);
+                                           int64_t chunk_bytes, bool tensor_hashes = false);
 
 // The chunk size for a version of `total_bytes`: `chunk_bytes`, or the smallest multiple of
 // 1 MiB above it that makes at most `max_chunks` chunks (max_chunks 0: no cap). A manifest

@@ -21,7 +21,8 @@ absl::StatusOr<std::unique_ptr<BroadcastPublisher>> BroadcastPublisher::Open(
 }
 
 absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
-                                                                std::string_view bytes) {
+                                                                std::string_view bytes,
+                                                                bool collective) {
   constexpr size_t kPart = size_t{1} << 20;
   // A service starting up is waited for (briefly); one that is down fails the call fast.
   if (!channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10)))
@@ -38,6 +39,7 @@ absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
     if (first) {
       part.set_version(version);
       part.set_total_bytes(static_cast<int64_t>(bytes.size()));
+      part.set_collective(collective);
     }
     const size_t n = std::min(kPart, bytes.size() - off);
     part.set_data(bytes.data() + off, n);
@@ -53,6 +55,32 @@ absl::StatusOr<v1::PublishResponse> BroadcastPublisher::Publish(int64_t version,
         absl::StrCat("publish version ", version, " to ", address_, ": ", s.error_message()));
   }
   return resp;
+}
+
+namespace {
+
+template <typename Call>
+absl::Status Unary(const std::string& what, const std::string& address, Call call) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status s = call(&ctx);
+  if (s.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, " to ", address, ": ", s.error_message()));
+}
+
+}  // namespace
+
+absl::Status BroadcastPublisher::Rendezvous(const v1::RendezvousRequest& request) {
+  v1::RendezvousResponse resp;
+  return Unary("rendezvous", address_,
+               [&](grpc::ClientContext* ctx) { return stub_->Rendezvous(ctx, request, &resp); });
+}
+
+absl::Status BroadcastPublisher::CollectiveDone(const v1::CollectiveReport& report) {
+  v1::CollectiveReportResponse resp;
+  return Unary("collective report", address_,
+               [&](grpc::ClientContext* ctx) { return stub_->CollectiveDone(ctx, report, &resp); });
 }
 
 }  // namespace r1rl::broadcast

@@ -32,7 +32,14 @@ class BroadcastPublisher {
   // Sends `bytes` (one safetensors file) as version `version`; the answer says how many chunks
   // it made and how many were unchanged. Unavailable when the service does not answer within
   // 10 s (a service starting up is waited for).
-  absl::StatusOr<v1::PublishResponse> Publish(int64_t version, std::string_view bytes);
+  // `collective`: the learner sends the version through a collective group too, when the
+  // service forms one (the answer's `collective` says which).
+  absl::StatusOr<v1::PublishResponse> Publish(int64_t version, std::string_view bytes,
+                                              bool collective = false);
+  // The collective path's calls (collective_sender.h): where a generation meets, and how a
+  // version sent through it ended.
+  absl::Status Rendezvous(const v1::RendezvousRequest& request);
+  absl::Status CollectiveDone(const v1::CollectiveReport& report);
   const std::string& address() const { return address_; }
 
  private:

@@ -51,6 +51,9 @@ struct Receiver::State {
   int64_t fetching_version = -1;
   int chunks_done = 0;
   std::optional<ReceivedVersion> ready;
+  std::optional<v1::CollectiveAssignment> assignment;  // from the last Sync
+  uint64_t news = 0;              // changes to `target` or `assignment` (WaitForNews)
+  int64_t collective_failed = 0;  // the last generation that failed here (0: none)
   grpc::ClientContext* sync_in_flight = nullptr;  // the long poll in progress
   Clock::time_point last_sync_ok{};
   int sync_wait_ms = 2000;
@@ -92,6 +95,7 @@ struct Receiver::State {
       req.set_held_version(held_version);
     }
     req.set_chunk_endpoint(server->endpoint());
+    req.set_collective(options.collective);
     v1::JoinResponse resp;
     grpc::Status s = stub->Join(&ctx, req, &resp);
     if (!s.ok()) {
@@ -123,6 +127,11 @@ struct Receiver::State {
       req.set_fetching_version(fetching_version);
       req.set_chunks_done(chunks_done);
       req.set_parent_id(parent.id());
+      if (assignment) {
+        req.set_collective_generation(assignment->generation());
+        req.set_collective_rendezvous(!assignment->rendezvous().empty());
+      }
+      req.set_collective_failed(collective_failed);
     }
     req.set_wait_ms(wait_ms);
     *req.mutable_counters() = Counters();
@@ -160,6 +169,7 @@ struct Receiver::State {
         target_hashes.clear();
         dropped.clear();
         for (const v1::ChunkEntry& c : target->chunks()) target_hashes.insert(c.hash());
+        ++news;
         cv.notify_all();
         if (server) server->Arrived();  // parked requests for this version: look again
       }
@@ -170,7 +180,18 @@ struct Receiver::State {
       ++parent_generation;
       cv.notify_all();
     }
+    std::optional<v1::CollectiveAssignment> a;
+    if (resp.has_collective()) a = resp.collective();
+    if (a.has_value() != assignment.has_value() ||
+        (a && a->SerializeAsString() != assignment->SerializeAsString())) {
+      assignment = std::move(a);
+      ++news;
+      cv.notify_all();
+    }
   }
+
+  // Versions come through the collective group now: no relay parent to fetch from.
+  bool InCollectiveLocked() const { return parent.id() == "collective"; }
 
   void SyncLoop() {
     while (!stop) {
@@ -258,6 +279,11 @@ struct Receiver::State {
         std::lock_guard<std::mutex> lock(mu);
         if (target && target->version() != m.version()) {
           ++versions_skipped;
+          return Outcome::kSuperseded;
+        }
+        if (InCollectiveLocked()) {  // it comes through the group
+          fetching_version = -1;
+          chunks_done = 0;
           return Outcome::kSuperseded;
         }
         window_now = window;
@@ -412,11 +438,12 @@ struct Receiver::State {
       std::shared_ptr<const v1::Manifest> m;
       {
         std::unique_lock<std::mutex> lock(mu);
-        cv.wait_for(lock, std::chrono::milliseconds(200), [&] {
-          return stop || (joined && target && target->version() != held_version);
-        });
+        auto work = [&] {
+          return joined && target && target->version() != held_version && !InCollectiveLocked();
+        };
+        cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop || work(); });
         if (stop) return;
-        if (joined && target && target->version() != held_version) m = target;
+        if (work()) m = target;
       }
       if (!m) continue;
       if (FetchVersion(*m) == Outcome::kDone) SyncOnce(0);  // tell the service at once
@@ -492,6 +519,39 @@ std::optional<ReceivedVersion> Receiver::WaitFor(int64_t version,
   std::optional<ReceivedVersion> out = std::move(state_->ready);
   state_->ready.reset();
   return out;
+}
+
+std::optional<v1::CollectiveAssignment> Receiver::collective() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->assignment;
+}
+
+std::shared_ptr<const v1::Manifest> Receiver::announced() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->target;
+}
+
+uint64_t Receiver::WaitForNews(uint64_t seen, std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(state_->mu);
+  state_->cv.wait_for(lock, timeout, [&] { return state_->stop || state_->news != seen; });
+  return state_->news;
+}
+
+void Receiver::HeldThroughCollective(int64_t version) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->held_version = version;
+  if (state_->fetching_version == version) state_->fetching_version = -1;
+  spdlog::info("broadcast receiver {}: version {} came through the collective group", state_->id,
+               version);
+  // Report it now: the long poll in flight still carries the version held before.
+  if (state_->sync_in_flight) state_->sync_in_flight->TryCancel();
+  state_->cv.notify_all();
+}
+
+void Receiver::CollectiveFailed(int64_t generation) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->collective_failed = generation;
+  if (state_->sync_in_flight) state_->sync_in_flight->TryCancel();  // report it now
 }
 
 bool Receiver::connected() const {

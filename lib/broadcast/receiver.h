@@ -43,6 +43,10 @@ struct ReceiverOptions {
   int max_held_chunks = 0;
   int progress_ms = 200;               // Sync period while a version is in flight
   security::SecurityOptions security;  // TLS + the worker token to the service
+  // Ask into the learner's collective group (broadcast.collective): while in a working group
+  // the service gives no relay parent and versions come through the group
+  // (collective_receiver.h), which reports them here (HeldThroughCollective).
+  bool collective = false;
 };
 
 struct ReceivedVersion {
@@ -71,6 +75,19 @@ class Receiver {
   std::optional<ReceivedVersion> WaitFor(int64_t version, std::chrono::milliseconds timeout);
   // Joined, and heard from the service lately.
   bool connected() const;
+  // The collective group it is in now, as the last Sync said (nullopt: none, or it failed:
+  // versions come from the relay chains).
+  std::optional<v1::CollectiveAssignment> collective() const;
+  // The newest announced manifest (null: none yet).
+  std::shared_ptr<const v1::Manifest> announced() const;
+  // Waits up to `timeout` for the announced manifest or the collective assignment to change
+  // after `seen` (0 at first); returns the count of changes to pass next time.
+  uint64_t WaitForNews(uint64_t seen, std::chrono::milliseconds timeout) const;
+  // `version` arrived, complete, through the collective group: reported as held.
+  void HeldThroughCollective(int64_t version);
+  // The collective group of `generation` failed here: reported, so that the service sends
+  // its members back to the relay chains.
+  void CollectiveFailed(int64_t generation);
   // The newest version the service has announced to this receiver (-1: none yet).
   int64_t announced_version() const;
   int64_t held_version() const;  // newest verified (-1: none)

@@ -212,6 +212,25 @@ std::vector<KeySpec> BuildSchema() {
        "Controller.FetchWeights, the fallback, serves float32."},
       {"broadcast.max_model_bytes", T::kInt, "68719476736",
        "Largest version accepted from the learner or in a manifest."},
+      {"broadcast.collective", T::kBool, "false",
+       "The collective path (GPU workers): workers ask into a c10d group with the learner at "
+       "rank 0, formed by the service at a version boundary; the learner broadcasts each "
+       "version through it in buckets right after publishing it. Late joiners, and every member "
+       "after a failed version, take the relay chains. Read by the learner, the service and "
+       "the workers."},
+      {"broadcast.collective_backend", T::kString, "\"auto\"",
+       "The group's c10d backend: auto (NCCL when the worker samples on CUDA, else Gloo), nccl "
+       "or gloo. The learner and every worker in the group must agree."},
+      {"broadcast.collective_host", T::kString, "\"\"",
+       "The host name or address workers reach the learner's rendezvous store at (a port the "
+       "kernel picks, new for each generation; \"\": this host's name)."},
+      {"broadcast.collective_max_receivers", T::kInt, "256",
+       "Workers in the group at most; the others take the relay chains."},
+      {"broadcast.bucket_bytes", T::kInt, "268435456",
+       "Bytes per broadcast call on the collective path: few large calls, not one per tensor."},
+      {"broadcast.collective_timeout_s", T::kInt, "120",
+       "A group's rendezvous and every broadcast in it fail after this long (a dead or hung "
+       "member): the version goes to the group's members through the relay chains instead."},
       // learner (the r1rl-learner service: controller + GRPO trainer)
       {"learner.data", T::kString, "\"\"",
        "Prompts, JSONL: {\"prompt\": ..., \"reward\": {...}, \"id\": ...} per line."},
@@ -394,6 +413,9 @@ const KeyRange* FindRange(const std::string& path) {
       {"broadcast.fanout", {1, 1 << 20}},
       {"broadcast.window", {1, 1 << 20}},
       {"broadcast.max_model_bytes", {1, kBig}},
+      {"broadcast.collective_max_receivers", {1, 1 << 20}},
+      {"broadcast.bucket_bytes", {1, 1 << 30}},
+      {"broadcast.collective_timeout_s", {1, 86400}},
       {"learner.epochs", {0, kBig}},
       {"learner.checkpoint_every", {0, kBig}},
       {"learner.checkpoint_keep", {0, 1 << 20}},

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -46,10 +48,11 @@ bool IsIgnorable(const std::string& name) {
   return name.find("rotary_emb.inv_freq") != std::string::npos;
 }
 
-// Copies every parameter from `find` (a tensor by name) and checks that `names`, the
-// tensors on offer, hold nothing the model lacks. `source` names them in errors.
-template <typename Files>
-absl::Status CopyParameters(const Files& files, const std::vector<std::string>& names,
+// Copies every parameter from `find(name, where)` (the tensor on offer under that name, as
+// a tensor, or nullptr when there is none) and checks that `names`, the tensors on offer,
+// hold nothing the model lacks. `source` names them in errors.
+template <typename Find>
+absl::Status CopyParameters(const Find& find, const std::vector<std::string>& names,
                             const std::string& source, CausalLMImpl* model) {
   torch::NoGradGuard no_grad;
   std::vector<std::string> missing;
@@ -57,24 +60,20 @@ absl::Status CopyParameters(const Files& files, const std::vector<std::string>& 
   for (auto& item : model->named_parameters()) {
     const std::string& name = item.key();
     torch::Tensor& param = item.value();
-    const st::TensorView* view = files.Find(name);
-    if (view == nullptr) {
+    const std::string where = absl::StrCat(source, ": tensor \"", name, "\"");
+    ASSIGN_OR_RETURN(std::optional<torch::Tensor> offered, find(name, where));
+    if (!offered) {
       missing.push_back(name);
       continue;
     }
     used.insert(name);
-    const std::string where = absl::StrCat(source, ": tensor \"", name, "\"");
-    ASSIGN_OR_RETURN(torch::ScalarType type, TorchType(view->dtype, where));
-    if (view->shape != param.sizes().vec()) {
+    if (offered->sizes() != param.sizes()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, ": shape [", absl::StrJoin(view->shape, ", "),
+          absl::StrCat(where, ": shape [", absl::StrJoin(offered->sizes().vec(), ", "),
                        "] disagrees with config.json, which gives [",
                        absl::StrJoin(param.sizes().vec(), ", "), "]"));
     }
-    // from_blob does not copy: the bytes stay in the mapped file until copy_ converts them.
-    torch::Tensor source_tensor = torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
-                                                   torch::TensorOptions().dtype(type));
-    param.copy_(source_tensor);
+    param.copy_(*offered);  // converts dtype and device
   }
   if (!missing.empty()) {
     return absl::InvalidArgumentError(
@@ -88,6 +87,20 @@ absl::Status CopyParameters(const Files& files, const std::vector<std::string>& 
                      model->config().model_type, " model (check config.json)"));
   }
   return absl::OkStatus();
+}
+
+// The tensors of safetensors `files` (a directory's shards or one file), as `find` above.
+template <typename Files>
+auto FindIn(const Files& files) {
+  return [&files](const std::string& name,
+                  const std::string& where) -> absl::StatusOr<std::optional<torch::Tensor>> {
+    const st::TensorView* view = files.Find(name);
+    if (view == nullptr) return std::nullopt;
+    ASSIGN_OR_RETURN(torch::ScalarType type, TorchType(view->dtype, where));
+    // from_blob does not copy: the bytes stay in the mapped file until copy_ converts them.
+    return torch::from_blob(const_cast<uint8_t*>(view->data), view->shape,
+                            torch::TensorOptions().dtype(type));
+  };
 }
 
 // Views of every parameter as `dtype`; `keep_alive` holds the converted tensors.
@@ -115,7 +128,7 @@ absl::StatusOr<std::vector<st::TensorView>> ParameterViews(const CausalLMImpl& m
 
 absl::Status LoadWeights(const std::string& dir, CausalLMImpl* model) {
   ASSIGN_OR_RETURN(auto files, st::ShardedSafetensors::OpenDir(dir));
-  return CopyParameters(*files, files->names(), dir, model);
+  return CopyParameters(FindIn(*files), files->names(), dir, model);
 }
 
 absl::Status LoadWeightsFromBytes(std::string bytes, const std::string& source,
@@ -123,7 +136,29 @@ absl::Status LoadWeightsFromBytes(std::string bytes, const std::string& source,
   ASSIGN_OR_RETURN(auto file, st::SafetensorsFile::FromBuffer(std::move(bytes), source));
   std::vector<std::string> names;
   for (const st::TensorView& t : file->tensors()) names.push_back(t.name);
-  return CopyParameters(*file, names, source, model);
+  return CopyParameters(FindIn(*file), names, source, model);
+}
+
+absl::Status LoadWeightsFromTensors(const std::vector<std::string>& names,
+                                    const std::vector<torch::Tensor>& tensors,
+                                    const std::string& source, CausalLMImpl* model) {
+  if (names.size() != tensors.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": ", names.size(), " names for ", tensors.size(), " tensors"));
+  }
+  std::map<std::string, const torch::Tensor*> by_name;
+  for (size_t i = 0; i < names.size(); ++i) by_name[names[i]] = &tensors[i];
+  auto find = [&](const std::string& name,
+                  const std::string& where) -> absl::StatusOr<std::optional<torch::Tensor>> {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) return std::nullopt;
+    if (!it->second->is_floating_point()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": dtype ", c10::toString(it->second->scalar_type()), " is not a weight dtype"));
+    }
+    return *it->second;
+  };
+  return CopyParameters(find, names, source, model);
 }
 
 absl::StatusOr<std::string> SerializeWeights(const CausalLMImpl& model, const std::string& dtype) {

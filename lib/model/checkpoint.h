@@ -9,9 +9,14 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+
+namespace at {
+class Tensor;
+}
 
 namespace r1rl::model {
 
@@ -28,6 +33,12 @@ class CausalLMImpl;
 // `source` names it in errors. A corrupt header or a wrong tensor is an error.
 [[nodiscard]] absl::Status LoadWeightsFromBytes(std::string bytes, const std::string& source,
                                                 CausalLMImpl* model);
+
+// The same from tensors by name (weights received through a collective group): each is
+// copied into the parameter of its name, converting dtype and device.
+[[nodiscard]] absl::Status LoadWeightsFromTensors(const std::vector<std::string>& names,
+                                                  const std::vector<at::Tensor>& tensors,
+                                                  const std::string& source, CausalLMImpl* model);
 
 // The parameters as the bytes of one safetensors file, as `dtype`.
 [[nodiscard]] absl::StatusOr<std::string> SerializeWeights(const CausalLMImpl& model,

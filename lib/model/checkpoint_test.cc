@@ -76,6 +76,46 @@ TEST(Checkpoint, WeightsTravelAsBytes) {
   EXPECT_NE(missing.message().find("missing tensors"), std::string::npos) << missing;
 }
 
+// What a collective group delivers: tensors by name (here bfloat16, as GPU workers take
+// them), copied into the parameters; a wrong shape, a missing or a foreign tensor is an error.
+TEST(Checkpoint, WeightsTravelAsTensors) {
+  auto original = Policy::Load(FixtureDir() + "/llama_tiny", {});
+  ASSERT_TRUE(original.ok()) << original.status();
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> tensors;
+  for (const auto& item : (*original)->lm().named_parameters()) {
+    names.push_back(item.key());
+    tensors.push_back(item.value().detach().to(torch::kBFloat16));
+  }
+  auto receiver = Policy::RandomInit((*original)->config(), 99, {});
+  ASSERT_TRUE(receiver.ok());
+  ASSERT_TRUE((*receiver)->LoadWeightsFrom(names, tensors, "version 3").ok());
+  // llama_tiny's weights are bfloat16 values: exact after the round trip.
+  ExpectSameParameters((*original)->lm(), (*receiver)->lm(), 0);
+
+  auto wrong = tensors;
+  wrong[0] = torch::zeros({3, 3});
+  absl::Status bad = (*receiver)->LoadWeightsFrom(names, wrong, "version 4");
+  EXPECT_NE(bad.message().find("version 4: tensor \"" + names[0] + "\": shape [3, 3]"),
+            std::string::npos)
+      << bad;
+  auto fewer_names = names;
+  auto fewer = tensors;
+  fewer_names.pop_back();
+  fewer.pop_back();
+  absl::Status missing = (*receiver)->LoadWeightsFrom(fewer_names, fewer, "version 5");
+  EXPECT_NE(missing.message().find("missing tensors: " + names.back()), std::string::npos)
+      << missing;
+  auto more_names = names;
+  auto more = tensors;
+  more_names.push_back("extra.weight");
+  more.push_back(torch::zeros({2}));
+  absl::Status foreign = (*receiver)->LoadWeightsFrom(more_names, more, "version 6");
+  EXPECT_NE(foreign.message().find("\"extra.weight\" is not a parameter"), std::string::npos)
+      << foreign;
+  EXPECT_FALSE((*receiver)->LoadWeightsFrom(names, fewer, "version 7").ok());
+}
+
 TEST(Checkpoint, ShardedSaveLoads) {
   auto original = Policy::Load(FixtureDir() + "/qwen2_tiny", {});
   ASSERT_TRUE(original.ok());

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "lib/model/causal_lm.h"
@@ -96,6 +97,24 @@ absl::StatusOr<std::string> Policy::SerializeWeights(const std::string& dtype) c
 
 absl::Status Policy::LoadWeightsFrom(std::string safetensors_bytes, const std::string& source) {
   return LoadWeightsFromBytes(std::move(safetensors_bytes), source, impl_->lm.get());
+}
+
+void Policy::NamedParameters(std::vector<std::string>* names,
+                             std::vector<at::Tensor>* tensors) const {
+  std::map<std::string, torch::Tensor> sorted;
+  for (const auto& item : impl_->lm->named_parameters()) sorted[item.key()] = item.value().detach();
+  names->clear();
+  tensors->clear();
+  for (auto& [name, t] : sorted) {
+    names->push_back(name);
+    tensors->push_back(std::move(t));
+  }
+}
+
+absl::Status Policy::LoadWeightsFrom(const std::vector<std::string>& names,
+                                     const std::vector<at::Tensor>& tensors,
+                                     const std::string& source) {
+  return LoadWeightsFromTensors(names, tensors, source, impl_->lm.get());
 }
 
 absl::Status Policy::Save(const std::string& dir, const std::string& dtype) const {

@@ -11,9 +11,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "lib/model/model_config.h"
+
+namespace at {
+class Tensor;
+}
 
 namespace r1rl::model {
 
@@ -48,6 +53,14 @@ class Policy {
       const std::string& dtype = "float32") const;
   [[nodiscard]] absl::Status LoadWeightsFrom(std::string safetensors_bytes,
                                              const std::string& source);
+  // The same from tensors by name, on any device (copied and converted).
+  [[nodiscard]] absl::Status LoadWeightsFrom(const std::vector<std::string>& names,
+                                             const std::vector<at::Tensor>& tensors,
+                                             const std::string& source);
+
+  // The parameters, sorted by name (as the safetensors of SerializeWeights name them): the
+  // tensors themselves (detached, on the model's device), not copies.
+  void NamedParameters(std::vector<std::string>* names, std::vector<at::Tensor>* tensors) const;
 
   const ModelConfig& config() const;
   CausalLMImpl& lm();

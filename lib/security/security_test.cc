@@ -97,6 +97,10 @@ TEST(Roles, Table) {
   EXPECT_TRUE(RoleMayCall(Role::kWorker, "/r1rl.v1.Controller/LeasePrompts"));
   EXPECT_FALSE(RoleMayCall(Role::kWorker, "/r1rl.v1.Admin/Drain"));
   EXPECT_FALSE(RoleMayCall(Role::kWorker, "/r1rl.v1.ParamBroadcast/Publish"));
+  // Where the collective group meets, and how a version went: the learner's (admin) only.
+  EXPECT_FALSE(RoleMayCall(Role::kWorker, "/r1rl.v1.ParamBroadcast/Rendezvous"));
+  EXPECT_FALSE(RoleMayCall(Role::kWorker, "/r1rl.v1.ParamBroadcast/CollectiveDone"));
+  EXPECT_TRUE(RoleMayCall(Role::kAdmin, "/r1rl.v1.ParamBroadcast/Rendezvous"));
   EXPECT_FALSE(RoleMayCall(Role::kWorker, "/r1rl.v1.RewardGrader/Grade"));
   EXPECT_FALSE(RoleMayCall(Role::kGrader, "/r1rl.v1.Controller/Register"));
   EXPECT_FALSE(RoleMayCall(Role::kMetrics, "/r1rl.v1.Controller/Register"));

@@ -59,6 +59,17 @@ struct LearnerMetrics {
                                         "Versions the param-broadcast service did not take "
                                         "(workers fetched them from the controller).")
                                .Add({})),
+        collective_seconds(
+            r.AddHistogram(
+                 "r1rl_learner_collective_seconds",
+                 "Time to send a version through the collective group (broadcast.collective): "
+                 "the rendezvous of a new generation, the plan and the buckets.",
+                 metrics::ExponentialBuckets(0.001, 2, 18))
+                .Add({})),
+        collective_failures(r.AddCounter("r1rl_learner_collective_failures_total",
+                                         "Versions the collective group failed to deliver (its "
+                                         "members took them from the relay chains).")
+                                .Add({})),
         checkpoint_failures(r.AddCounter("r1rl_learner_checkpoint_failures_total",
                                          "Checkpoints that could not be written (a full disk): "
                                          "training went on; the final one is retried.")
@@ -93,6 +104,8 @@ struct LearnerMetrics {
   metrics::Gauge& samples_per_second;
   metrics::Histogram& broadcast_seconds;
   metrics::Counter& broadcast_failures;
+  metrics::Histogram& collective_seconds;
+  metrics::Counter& collective_failures;
   metrics::Counter& checkpoint_failures;
   metrics::Gauge& ranks;
   metrics::Family<metrics::Gauge>& rank_step_seconds;

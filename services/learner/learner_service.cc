@@ -353,6 +353,31 @@ absl::StatusOr<LearnerOptions> LearnerOptionsFromConfig(const config::Config& cf
       return bad("broadcast.transfer_dtype", "\"" + d + "\"", "float32, bfloat16 or float16");
     o.broadcast_dtype = it->second;
   }
+  {
+    o.collective = cfg.GetBool("broadcast.collective");
+    broadcast::CollectiveSenderOptions& cs = o.collective_sender;
+    cs.host = cfg.GetString("broadcast.collective_host");
+    const std::string b = cfg.GetString("broadcast.collective_backend");
+    static const std::map<std::string, distributed::Backend> kBackends = {
+        {"auto", distributed::Backend::kAuto},
+        {"gloo", distributed::Backend::kGloo},
+        {"nccl", distributed::Backend::kNccl}};
+    auto it = kBackends.find(b);
+    if (it == kBackends.end())
+      return bad("broadcast.collective_backend", "\"" + b + "\"", "auto, gloo or nccl");
+    cs.backend = it->second;
+    cs.bucket_bytes = cfg.GetInt("broadcast.bucket_bytes");
+    if (cs.bucket_bytes < 1 || cs.bucket_bytes > (int64_t{1} << 30))
+      return bad("broadcast.bucket_bytes", cs.bucket_bytes, "must be in 1..1073741824");
+    const int64_t t = cfg.GetInt("broadcast.collective_timeout_s");
+    if (t < 1 || t > 86400) return bad("broadcast.collective_timeout_s", t, "must be in 1..86400");
+    cs.timeout = std::chrono::seconds(t);
+    cs.interface = cfg.GetString("learner.dist_interface");
+    // The wire carries the published dtype: what the members' manifests describe.
+    cs.wire = o.broadcast_dtype == safetensors::DType::kBF16  ? broadcast::FloatWire::kBFloat16
+              : o.broadcast_dtype == safetensors::DType::kF16 ? broadcast::FloatWire::kFloat16
+                                                              : broadcast::FloatWire::kAsIs;
+  }
   c.buffer_path = o.run_dir + "/buffer";
   c.buffer_min_free_bytes = cfg.GetInt("learner.buffer_min_free_mb") << 20;
   const int64_t g = cfg.GetInt("generation.num_samples");
@@ -419,19 +444,38 @@ absl::Status RunLearner(const LearnerOptions& o, const std::atomic<bool>& stop, 
     ASSIGN_OR_RETURN(broadcaster, broadcast::BroadcastPublisher::Open(
                                       o.controller.broadcast_address, o.controller.security));
   }
+  std::unique_ptr<broadcast::CollectiveSender> collective;
+  if (broadcaster && o.collective) {
+    collective =
+        std::make_unique<broadcast::CollectiveSender>(broadcaster.get(), o.collective_sender);
+  }
   WeightPublisher publish = [&](int64_t version, std::string bytes) {
     if (broadcaster) {
       const auto start = Clock::now();
       absl::StatusOr<v1::PublishResponse> r;
       if (o.broadcast_dtype == safetensors::DType::kF32) {
-        r = broadcaster->Publish(version, bytes);  // as trained: no copy
+        r = broadcaster->Publish(version, bytes, o.collective);  // as trained: no copy
       } else if (auto cast = broadcast::CastFloat32Tensors(bytes, o.broadcast_dtype); cast.ok()) {
-        r = broadcaster->Publish(version, *cast);
+        r = broadcaster->Publish(version, *cast, o.collective);
       } else {
         r = cast.status();
       }
       if (r.ok()) {
         lm.broadcast_seconds.Observe(Since(start));
+        if (collective && r->has_collective()) {
+          // The group's members wait for this version here; the others have it from the
+          // chains already. A failure only sends the members to the chains.
+          const auto sent = collective->Send(
+              version, r->collective(),
+              [&](std::vector<std::string>* names, std::vector<at::Tensor>* tensors) {
+                policy->NamedParameters(names, tensors);
+              });
+          if (sent.ok()) {
+            lm.collective_seconds.Observe(sent->seconds);
+          } else {
+            lm.collective_failures.Increment();
+          }
+        }
       } else {  // workers fall back to FetchWeights
         lm.broadcast_failures.Increment();
         log << "learner: " << r.status().message() << " (workers fetch from the controller)\n"

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "lib/broadcast/collective_sender.h"
 #include "lib/config/config.h"
 #include "lib/controller/controller_server.h"
 #include "lib/distributed/dist_options.h"
@@ -48,6 +49,10 @@ struct LearnerOptions {
   // Weights to the param-broadcast service (controller.broadcast_address) in this dtype: F32
   // as trained, or BF16 / F16 (broadcast.transfer_dtype).
   safetensors::DType broadcast_dtype = safetensors::DType::kF32;
+  // broadcast.collective: each version also goes through the service's collective group
+  // (GPU workers), right after it is published (lib/broadcast/collective_sender.h).
+  bool collective = false;
+  broadcast::CollectiveSenderOptions collective_sender;
   // Data-parallel ranks (learner.world_size, learner.rank, ...; learner_ranks.h): rank 0 runs
   // the controller, checkpoints and publishes; every rank trains its share of each batch.
   distributed::DistOptions dist;

@@ -85,6 +85,26 @@ struct BroadcastMetrics {
           .AddCounter("r1rl_broadcast_versions_skipped_total",
                       "Versions receivers abandoned for a newer one before they completed.")
           .Add({});
+  metrics::Family<metrics::Counter>& m_collective_versions = registry.AddCounter(
+      "r1rl_broadcast_collective_versions_total",
+      "Versions the learner sent through the collective group, by outcome (ok, failed: its "
+      "members took the relay chains; no_rendezvous: the learner never said where to meet).");
+  metrics::Gauge& m_collective_generation =
+      registry
+          .AddGauge("r1rl_broadcast_collective_generation",
+                    "The collective group's generation (0: none formed); it rises at each change.")
+          .Add({});
+  metrics::Gauge& m_collective_members =
+      registry
+          .AddGauge("r1rl_broadcast_collective_members",
+                    "Receivers in the working collective group (0: none, or it failed).")
+          .Add({});
+  metrics::Counter& m_collective_bytes =
+      registry
+          .AddCounter("r1rl_broadcast_collective_bytes_total",
+                      "Weight bytes the learner sent through the collective group (as on the "
+                      "wire, each member receiving them once).")
+          .Add({});
   metrics::Family<metrics::Counter>& m_rejected = registry.AddCounter(
       "r1rl_broadcast_rejected_total", "Requests refused as bad input, by reason.");
 };

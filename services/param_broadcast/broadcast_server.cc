@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/broadcast/chunk_server.h"
 #include "lib/broadcast/chunk_store.h"
+#include "lib/broadcast/collective_membership.h"
 #include "lib/broadcast/manifest.h"
 #include "lib/broadcast/relay_topology.h"
 #include "lib/metrics/exposer.h"
@@ -63,6 +64,8 @@ absl::StatusOr<BroadcastServerOptions> BroadcastServerOptionsFromConfig(const co
       {"broadcast.receiver_timeout_ms", 100, 3600000, nullptr, &o.receiver_timeout_ms},
       {"broadcast.slow_lag_chunks", 0, int64_t{1} << 30, nullptr, &o.slow_lag_chunks},
       {"broadcast.max_model_bytes", 1, int64_t{1} << 50, &max_model, nullptr},
+      {"broadcast.collective_max_receivers", 1, 1 << 20, nullptr, &o.collective_max_receivers},
+      {"broadcast.collective_timeout_s", 1, 86400, nullptr, &o.collective_timeout_s},
   };
   for (const IntKey& k : keys) {
     const int64_t v = cfg.GetInt(k.key);
@@ -72,6 +75,7 @@ absl::StatusOr<BroadcastServerOptions> BroadcastServerOptionsFromConfig(const co
   }
   o.chunk_bytes = chunk_bytes;
   o.max_model_bytes = max_model;
+  o.collective = cfg.GetBool("broadcast.collective");
   if (o.receiver_timeout_ms <= o.sync_wait_ms) {
     return absl::InvalidArgumentError(absl::StrCat(
         "broadcast.receiver_timeout_ms = ", o.receiver_timeout_ms,
@@ -109,6 +113,7 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     int slow_reports = 0;
     std::deque<Clock::time_point> recent_failures;
     Clock::time_point root_until{};
+    bool collective = false;  // asked into the collective group
   };
 
   std::mutex mu;
@@ -118,6 +123,35 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
   std::map<std::string, Receiver> receivers;
   std::unique_ptr<RelayTopology> topology;
   int64_t next_id = 0;
+  // The collective path. `group_in_use`: the learner sends the newest version through the
+  // current group (it asked to, and the group has members); `rendezvous`: where the current
+  // generation meets ("" until the learner says, by rendezvous_deadline).
+  std::unique_ptr<CollectiveMembership> membership;
+  bool group_in_use = false;
+  std::string rendezvous;
+  v1::RendezvousRequest rendezvous_request;  // how the learner sends (backend, buckets, wire)
+  Clock::time_point rendezvous_deadline{};
+
+  static constexpr char kCollectiveParent[] = "collective";
+
+  // `id` takes versions through the collective group now, not from a relay parent.
+  bool InCollectiveLocked(const std::string& id) const {
+    return group_in_use && !membership->broken() && membership->RankOf(id) > 0;
+  }
+
+  // The group stopped working (a failed version, no rendezvous): its members go back to the
+  // chains until the next version forms a new generation.
+  void BreakGroupLocked(const std::string& outcome, const std::string& why) {
+    if (!group_in_use || membership->broken()) return;
+    membership->Break();
+    m_collective_versions.Add({{"outcome", outcome}}).Increment();
+    m_collective_members.Set(0);
+    spdlog::warn(
+        "broadcast: collective group generation {} failed ({}): its {} members take the "
+        "relay chains until the next version",
+        membership->current().generation, why, membership->current().receivers.size());
+    cv.notify_all();
+  }
 
   int64_t NewestLocked() const {
     return versions.empty() ? -1 : versions.back()->manifest.version();
@@ -137,6 +171,15 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
 
   v1::Peer ParentLocked(const std::string& id) {
     Receiver& r = receivers[id];
+    if (InCollectiveLocked(id)) {
+      if (topology->Has(id)) {
+        topology->Remove(id);  // its child is fed by its parent now
+        cv.notify_all();
+      }
+      v1::Peer p;
+      p.set_id(kCollectiveParent);
+      return p;
+    }
     if (Clock::now() < r.root_until) return topology->root();
     if (!topology->Has(id)) topology->Join(id, r.endpoint);
     return *topology->Parent(id);
@@ -168,6 +211,7 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
   void ForgetLocked(const std::string& id) {
     receivers.erase(id);
     topology->Remove(id);
+    membership->Leave(id);  // out of the group from the next boundary on
     m_lag.Add({{"receiver", id}}).Set(-1);
     for (auto& v : versions) {
       v->awaited.erase(id);
@@ -187,12 +231,13 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     v1::PublishPart part;
     std::string bytes;
     int64_t version = -1, total = -1;
-    bool first = true;
+    bool first = true, learner_collective = false;
     while (reader->Read(&part)) {
       if (first) {
         first = false;
         version = part.version();
         total = part.total_bytes();
+        learner_collective = part.collective();
         int64_t newest;
         {
           std::lock_guard<std::mutex> lock(mu);
@@ -225,7 +270,8 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
                                  " bytes arrived"));
     auto manifest = BuildManifest(
         version, bytes,
-        ChunkBytesFor(static_cast<int64_t>(bytes.size()), options.chunk_bytes, options.max_chunks));
+        ChunkBytesFor(static_cast<int64_t>(bytes.size()), options.chunk_bytes, options.max_chunks),
+        /*tensor_hashes=*/options.collective && learner_collective);
     if (!manifest.ok())
       return Reject("malformed", grpc::StatusCode::INVALID_ARGUMENT,
                     absl::StrCat("publish: ", manifest.status().message()));
@@ -257,6 +303,7 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     out->set_chunks(v->manifest.chunks_size());
     out->set_chunks_unchanged(v->chunks_unchanged);
     out->set_hash(v->manifest.hash());
+    FormGroupLocked(version, learner_collective, out);
     spdlog::info(
         "broadcast: version {} published ({} bytes, {} chunks, {} unchanged); {} receivers",
         version, total, v->manifest.chunks_size(), v->chunks_unchanged, receivers.size());
@@ -278,6 +325,12 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     r.endpoint = req->chunk_endpoint();
     r.last_seen = Clock::now();
     r.held = req->held_version();
+    r.collective = options.collective && req->collective();
+    if (r.collective) {
+      membership->Join(id);  // in the group from the next version the learner publishes
+    } else {
+      membership->Leave(id);
+    }
     topology->Remove(id);  // a rejoin (restarted receiver) goes to a tail
     out->set_receiver_id(id);
     *out->mutable_parent() = ParentLocked(id);
@@ -357,10 +410,15 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     CountDeltas(r, req->counters());
     MarkHeldLocked(id, r.held);
     CheckSlowLocked(id, r);
+    if (req->collective_failed() != 0 && group_in_use &&
+        req->collective_failed() == membership->current().generation) {
+      BreakGroupLocked("failed", absl::StrCat("receiver ", id, " reported it"));
+    }
     const auto deadline = Clock::now() + std::chrono::milliseconds(req->wait_ms());
     auto news = [&] {
       if (stopping || ctx->IsCancelled() || !receivers.count(id)) return true;
       if (HasNewsLocked(*req)) return true;
+      if (CollectiveNewsLocked(id, *req)) return true;
       return ParentLocked(id).id() != req->parent_id();
     };
     // Woken by news; every 500 ms it looks at the call itself (a client gone away).
@@ -374,6 +432,18 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     std::shared_ptr<const Version> news_version;
     if (HasNewsLocked(*req)) news_version = versions.back();
     *out->mutable_parent() = ParentLocked(id);
+    if (InCollectiveLocked(id)) {
+      v1::CollectiveAssignment* a = out->mutable_collective();
+      const CollectiveGroup& g = membership->current();
+      a->set_generation(g.generation);
+      a->set_rank(membership->RankOf(id));
+      a->set_world_size(g.world_size());
+      a->set_rendezvous(rendezvous);
+      a->set_version(g.version);
+      a->set_backend(rendezvous_request.backend());
+      a->set_bucket_bytes(rendezvous_request.bucket_bytes());
+      a->set_wire(rendezvous_request.wire());
+    }
     lock.unlock();
     // A version's manifest never changes once published: copied outside the lock, so the
     // receivers a publish wakes all at once are not answered one after the other.
@@ -410,6 +480,106 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
                  req->receiver_id(), req->parent_id(), reason, req->version(), req->chunk(),
                  out->parent().id());
     cv.notify_all();
+    return grpc::Status::OK;
+  }
+
+  // At a version the learner published: the group it goes through (a new generation when the
+  // members changed or the last one failed), told to the learner in `out`.
+  void FormGroupLocked(int64_t version, bool learner_collective, v1::PublishResponse* out) {
+    if (!options.collective) return;
+    if (group_in_use && !membership->broken() && rendezvous.empty()) {
+      BreakGroupLocked("no_rendezvous", "the learner said nowhere to meet");
+    }
+    if (!learner_collective) {
+      if (group_in_use) cv.notify_all();  // members back to the chains
+      group_in_use = false;
+      m_collective_members.Set(0);
+      return;
+    }
+    const int64_t before = membership->current().generation;
+    const CollectiveGroup& g = membership->Boundary(version);
+    group_in_use = g.world_size() > 1;
+    m_collective_generation.Set(static_cast<double>(g.generation));
+    m_collective_members.Set(static_cast<double>(g.receivers.size()));
+    if (g.generation != before) {
+      rendezvous.clear();
+      rendezvous_deadline = Clock::now() + std::chrono::seconds(options.collective_timeout_s);
+      if (group_in_use)
+        spdlog::info(
+            "broadcast: collective group generation {} at version {}: the learner and "
+            "{} receivers",
+            g.generation, version, g.receivers.size());
+    }
+    if (!group_in_use) return;
+    v1::CollectiveGroupInfo* info = out->mutable_collective();
+    info->set_generation(g.generation);
+    info->set_world_size(g.world_size());
+    info->set_version(g.version);
+    cv.notify_all();
+  }
+
+  // The receiver's collective assignment is out of date (it joined or left the group, or the
+  // rendezvous became known).
+  bool CollectiveNewsLocked(const std::string& id, const v1::SyncRequest& req) const {
+    if (!InCollectiveLocked(id)) return req.collective_generation() != 0;
+    return req.collective_generation() != membership->current().generation ||
+           (!rendezvous.empty() && !req.collective_rendezvous());
+  }
+
+  grpc::Status Rendezvous(grpc::ServerContext*, const v1::RendezvousRequest* req,
+                          v1::RendezvousResponse*) override {
+    const std::string& a = req->address();
+    const size_t colon = a.rfind(':');
+    if (a.empty() || a.size() > 256 || colon == std::string::npos || colon == 0 ||
+        colon + 1 == a.size())
+      return Reject(
+          "bad_request", grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("rendezvous: address = \"", a.substr(0, 256), "\": host:port was expected"));
+    std::lock_guard<std::mutex> lock(mu);
+    if (!group_in_use || req->generation() != membership->current().generation)
+      return Reject("bad_request", grpc::StatusCode::FAILED_PRECONDITION,
+                    absl::StrCat("rendezvous: generation = ", req->generation(),
+                                 ": not the collective group in use (",
+                                 group_in_use ? membership->current().generation : 0, ")"));
+    if (req->bucket_bytes() < 1 || (req->backend() != "gloo" && req->backend() != "nccl"))
+      return Reject("bad_request", grpc::StatusCode::INVALID_ARGUMENT,
+                    absl::StrCat("rendezvous: backend = \"", req->backend().substr(0, 64),
+                                 "\", bucket_bytes = ", req->bucket_bytes(),
+                                 ": gloo or nccl, and at least 1 byte, were expected"));
+    rendezvous = a;
+    rendezvous_request = *req;
+    spdlog::info("broadcast: collective group generation {} meets at {}", req->generation(), a);
+    cv.notify_all();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CollectiveDone(grpc::ServerContext*, const v1::CollectiveReport* req,
+                              v1::CollectiveReportResponse*) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (req->generation() != membership->current().generation) return grpc::Status::OK;  // old
+    if (req->ok()) {
+      m_collective_versions.Add({{"outcome", "ok"}}).Increment();
+      m_collective_bytes.Increment(static_cast<double>(std::max<int64_t>(0, req->bytes())));
+      spdlog::info("broadcast: version {} went through collective generation {} in {:.3f} s",
+                   req->version(), req->generation(), req->seconds());
+    } else {
+      BreakGroupLocked(
+          "failed", absl::StrCat("version ", req->version(), ": ", req->error().substr(0, 1000)));
+      // Members that stopped syncing are gone (a live one syncs every sync_wait_ms): out
+      // now, so that the next generation does not wait for them.
+      const auto stale = std::chrono::milliseconds(options.sync_wait_ms + 2000);
+      std::vector<std::string> gone;
+      for (const std::string& id : membership->current().receivers) {
+        auto it = receivers.find(id);
+        if (it != receivers.end() && Clock::now() - it->second.last_seen > stale)
+          gone.push_back(id);
+      }
+      for (const std::string& id : gone) {
+        spdlog::warn("broadcast: receiver {} silent since the collective failure: gone", id);
+        ForgetLocked(id);
+      }
+      if (!gone.empty()) m_receivers.Set(static_cast<double>(receivers.size()));
+    }
     return grpc::Status::OK;
   }
 
@@ -464,6 +634,12 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
         ForgetLocked(id);
       }
       if (!gone.empty()) m_receivers.Set(static_cast<double>(receivers.size()));
+      if (group_in_use && !membership->broken() && rendezvous.empty() &&
+          now > rendezvous_deadline) {
+        BreakGroupLocked("no_rendezvous", absl::StrCat("no rendezvous from the learner within ",
+                                                       options.collective_timeout_s,
+                                                       " s (broadcast.collective_timeout_s)"));
+      }
     }
   }
 
@@ -513,6 +689,7 @@ absl::StatusOr<std::unique_ptr<BroadcastServer>> BroadcastServer::Start(
   root.set_id("root");
   root.set_endpoint(s->chunk_server->endpoint());
   s->topology = std::make_unique<RelayTopology>(options.fanout, root);
+  s->membership = std::make_unique<CollectiveMembership>(options.collective_max_receivers);
   s->m_newest.Set(-1);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

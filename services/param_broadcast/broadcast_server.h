@@ -11,6 +11,15 @@
 // reports in a row moves to a tail, where it slows nobody; a receiver that failed three
 // parents in 30 s is fed by the service itself for 30 s.
 //
+// The collective path (broadcast.collective; lib/broadcast/collective_membership.h): receivers
+// that join asking for it form, at the next version the learner publishes, a c10d group with
+// the learner at rank 0. While the group works its members leave the chains (their parent is
+// "collective") and Sync tells each its rank and where the learner's store serves
+// (Rendezvous); the learner broadcasts each version through the group and reports how it
+// went (CollectiveDone). A failed version, or no rendezvous within collective_timeout_s,
+// breaks the group: its members go back to the chains for that version, and the next
+// version forms a new generation.
+//
 // Control plane: r1rl.v1.ParamBroadcast and grpc.health.v1.Health on broadcast.grpc_address.
 // Data plane: ZeroMQ ROUTER on broadcast.chunk_address. Prometheus: r1rl_broadcast_* on
 // broadcast.metrics_address.
@@ -48,6 +57,11 @@ struct BroadcastServerOptions {
   int receiver_timeout_ms = 10000;
   int slow_lag_chunks = 256;  // 0: never move a receiver for being slow
   int64_t max_model_bytes = int64_t{64} << 30;
+  // The collective path (broadcast.collective): receivers that ask in form a c10d group with
+  // the learner at each version boundary where membership changed.
+  bool collective = false;
+  int collective_max_receivers = 256;
+  int collective_timeout_s = 120;  // the learner must say where a generation meets by then
 };
 
 // Reads broadcast.*; InvalidArgument naming the key and value.

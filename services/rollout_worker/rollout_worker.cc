@@ -9,6 +9,7 @@
 #include <zmq.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "lib/broadcast/collective_receiver.h"
 #include "lib/broadcast/receiver.h"
 #include "lib/metrics/exposer.h"
 #include "lib/metrics/metrics.h"
@@ -16,6 +17,7 @@
 #include "lib/model/policy.h"
 #include "lib/security/curve_keys.h"
 #include "lib/security/grpc_security.h"
+#include "lib/status/status_macros.h"
 #include "lib/tokenizer/tokenizer.h"
 #include "lib/transport/sha256.h"
 #include "lib/transport/zmq_pipe.h"
@@ -66,6 +68,7 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   // Weights through the param-broadcast service (also a relay for the next worker); declared
   // last, so it stops first.
   std::unique_ptr<broadcast::Receiver> receiver;
+  std::unique_ptr<broadcast::CollectiveReceiver> collective;  // stops before `receiver`
 
   void SetState(const char* s) {
     std::lock_guard<std::mutex> lock(status_mu);
@@ -161,9 +164,17 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
     ro.bind = options.relay_address;
     ro.advertise_host = options.advertise_host;
     ro.receiver_id = id;
+    ro.collective = options.collective;
     auto rx = broadcast::Receiver::Start(ro);
     if (!rx.ok()) return rx.status();
     receiver = std::move(*rx);
+    if (options.collective) {
+      broadcast::CollectiveReceiverOptions co;
+      co.timeout = options.collective_timeout;
+      auto crx = broadcast::CollectiveReceiver::Start(receiver.get(), co);
+      if (!crx.ok()) return crx.status();
+      collective = std::move(*crx);
+    }
     return absl::OkStatus();
   }
 
@@ -171,6 +182,19 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
   // (waiting while the version is on its way), else, or when it does not come, from the
   // controller.
   absl::Status UpdateWeights(int64_t version) {
+    if (collective) {  // through the learner's collective group, when in one that sends it
+      const auto start = Clock::now();
+      auto took = collective->TakeInto(version, std::chrono::milliseconds(options.weights_wait_ms),
+                                       [&](int64_t v, const std::vector<std::string>& names,
+                                           const std::vector<at::Tensor>& tensors) {
+                                         RETURN_IF_ERROR(policy->LoadWeightsFrom(
+                                             names, tensors, absl::StrCat("policy version ", v)));
+                                         Loaded(v, start, "collective group", 0);
+                                         return absl::OkStatus();
+                                       });
+      if (!took.ok()) return FetchFailed("load", std::string(took.status().message()));
+      if (*took) return absl::OkStatus();
+    }
     if (receiver) {
       const auto start = Clock::now();
       const auto deadline = start + std::chrono::milliseconds(options.weights_wait_ms);
@@ -201,6 +225,12 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
         !st.ok()) {
       return FetchFailed("load", std::string(st.message()));
     }
+    Loaded(version, start, source, total);
+    return absl::OkStatus();
+  }
+
+  // Bookkeeping once `version` is in the model.
+  void Loaded(int64_t version, Clock::time_point start, const char* source, size_t total) {
     {
       std::lock_guard<std::mutex> lock(status_mu);
       policy_version = version;
@@ -211,9 +241,8 @@ struct RolloutWorker::State : public v1::RolloutWorker::Service, public WorkerMe
     m_version.Set(static_cast<double>(version));
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     m_fetch_seconds.Observe(secs);
-    spdlog::info("worker {}: policy version {} loaded from the {} ({} bytes, {:.3f} s)", id,
-                 version, source, total, secs);
-    return absl::OkStatus();
+    spdlog::info("worker {}: policy version {} loaded from the {} ({}{:.3f} s)", id, version,
+                 source, total > 0 ? absl::StrCat(total, " bytes, ") : "", secs);
   }
 
   // Streams the learner's newest weights, checks size and SHA-256, then swaps them in.
@@ -387,6 +416,12 @@ absl::StatusOr<RolloutWorkerOptions> RolloutWorkerOptionsFromConfig(const config
     return absl::InvalidArgumentError(
         absl::StrCat("worker.weights_wait_ms = ", weights_wait, ": must be in 0..3600000"));
   o.weights_wait_ms = static_cast<int>(weights_wait);
+  o.collective = cfg.GetBool("broadcast.collective");
+  const int64_t collective_timeout = cfg.GetInt("broadcast.collective_timeout_s");
+  if (collective_timeout < 1 || collective_timeout > 86400)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "broadcast.collective_timeout_s = ", collective_timeout, ": must be in 1..86400"));
+  o.collective_timeout = std::chrono::seconds(collective_timeout);
   const int64_t wait = cfg.GetInt("worker.lease_wait_ms");
   if (wait < 0 || wait > 30000)
     return absl::InvalidArgumentError(

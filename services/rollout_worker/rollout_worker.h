@@ -11,7 +11,10 @@
 // folder. When the controller names a param-broadcast service (RegisterResponse), the worker
 // joins it (lib/broadcast/receiver.h): new versions arrive in the background through its
 // relay chain, every chunk hash-checked, while it samples, and it relays them to the next
-// worker. Before sampling a batch leased at another policy version than its own it swaps to
+// worker. With broadcast.collective it also asks into the learner's collective group
+// (lib/broadcast/collective_receiver.h): while it is in one, versions come through the group
+// into staging tensors instead. Before sampling a batch leased at another policy version than
+// its own it swaps to
 // that version (waiting up to worker.weights_wait_ms while it is on its way); without a
 // service, or when the version does not come, it fetches it from the learner
 // (Controller.FetchWeights, chunked, SHA-256 checked before the swap). Against a controller
@@ -49,6 +52,11 @@ struct RolloutWorkerOptions {
   std::string relay_address = "tcp://127.0.0.1:0";  // broadcast chunks served to the next worker
   std::string advertise_host;                       // how other workers reach it ("" = hostname)
   int weights_wait_ms = 30000;  // for a version through the broadcast, then FetchWeights
+  // broadcast.collective: ask into the learner's collective group (its backend and bucket
+  // size come from the learner through the service); this worker samples on the CPU, so the
+  // group's tensors stay there (Gloo).
+  bool collective = false;
+  std::chrono::milliseconds collective_timeout{120000};
   int prompts_per_lease = 8;
   bool exit_when_done = false;  // return from Run once the dataset is exhausted
   tokenizer::PromptFormat format = tokenizer::PromptFormat::kR1Zero;
