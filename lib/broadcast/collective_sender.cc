@@ -25,7 +25,8 @@ CollectiveSender::CollectiveSender(BroadcastPublisher* publisher, CollectiveSend
 
 CollectiveSender::~CollectiveSender() = default;
 
-absl::Status CollectiveSender::Form(const v1::CollectiveGroupInfo& group, bool cuda) {
+absl::Status CollectiveSender::Form(const v1::CollectiveGroupInfo& group, bool cuda,
+                                    std::vector<int>* missing) {
   pg_.reset();
   generation_ = 0;
   distributed::DistOptions d;
@@ -49,7 +50,7 @@ absl::Status CollectiveSender::Form(const v1::CollectiveGroupInfo& group, bool c
     told = publisher_->Rendezvous(req);
     if (!told.ok()) spdlog::warn("learner: collective: {}", std::string(told.message()));
   };
-  auto pg = distributed::ProcessGroup::Create(d, cuda);
+  auto pg = distributed::ProcessGroup::Create(d, cuda, missing);
   if (!told.ok()) return told;  // (Create then timed out waiting for members nobody told)
   if (!pg.ok()) return pg.status();
   pg_ = std::move(*pg);
@@ -71,12 +72,15 @@ absl::StatusOr<CollectiveStats> CollectiveSender::Send(int64_t version,
   std::vector<std::string> names;
   std::vector<at::Tensor> tensors;
   params(&names, &tensors);
+  std::vector<int> gone;
   if (generation_ != group.generation()) {
     const bool cuda = !tensors.empty() && tensors[0].is_cuda();
-    if (absl::Status s = Form(group, cuda); !s.ok()) st = s;
+    if (absl::Status s = Form(group, cuda, &gone); !s.ok()) st = s;
   }
-  if (pg_)
+  if (pg_) {
     st = BroadcastWeights(*pg_, 0, version, names, tensors, options_.bucket_bytes, options_.wire);
+    if (!st.ok()) gone = pg_->gone_ranks();
+  }
   v1::CollectiveReport report;
   report.set_generation(group.generation());
   report.set_version(version);
@@ -86,6 +90,7 @@ absl::StatusOr<CollectiveStats> CollectiveSender::Send(int64_t version,
     report.set_bytes(st->bytes);
   } else {
     report.set_error(std::string(st.status().message()));
+    for (int r : gone) report.add_gone_ranks(r);
     pg_.reset();  // not used again: the service forms another generation
     generation_ = 0;
     spdlog::warn(

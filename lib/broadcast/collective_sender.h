@@ -54,7 +54,8 @@ class CollectiveSender {
                                        const ParamsFn& params);
 
  private:
-  absl::Status Form(const v1::CollectiveGroupInfo& group, bool cuda);
+  // `missing`: the ranks that never came, when the rendezvous timed out.
+  absl::Status Form(const v1::CollectiveGroupInfo& group, bool cuda, std::vector<int>* missing);
 
   BroadcastPublisher* publisher_;
   CollectiveSenderOptions options_;

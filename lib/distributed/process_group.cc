@@ -103,8 +103,8 @@ ProcessGroup::~ProcessGroup() {
   impl_->pg.reset();
 }
 
-absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOptions& o,
-                                                                   bool cuda) {
+absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOptions& o, bool cuda,
+                                                                   std::vector<int>* missing_out) {
   std::unique_ptr<ProcessGroup> g(new ProcessGroup(o));
   Impl& im = *g->impl_;
   std::string where = absl::StrCat(o.master_addr, ":", o.master_port);
@@ -166,6 +166,7 @@ absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOpt
         for (int r = 0; r < o.world_size; ++r) {
           if (!im.store->check({RankKey(r)})) missing.push_back(r);
         }
+        if (missing_out != nullptr) *missing_out = missing;
         return absl::DeadlineExceededError(absl::StrCat(
             "rendezvous at ", where, " did not complete within ", timeout_s, " s: rank(s) ",
             absl::StrJoin(missing, ", "), " of ", o.world_size, " never joined"));
@@ -252,6 +253,7 @@ absl::Status ProcessGroup::Failed(const std::string& what, const std::string& de
     for (int r = 0; r < size(); ++r) {
       if (r != rank() && a[r] == b[r]) dead.push_back(r);
     }
+    gone_ = dead;
     culprits = dead.empty()
                    ? "every rank's heartbeat still runs (a hung or slow rank?)"
                    : absl::StrCat("rank ", absl::StrJoin(dead, ", "),

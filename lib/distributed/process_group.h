@@ -41,8 +41,9 @@ enum class ReduceOp { kSum, kMax };
 class ProcessGroup {
  public:
   // `cuda`: the tensors live on this process's CUDA device (NCCL under backend auto).
-  static absl::StatusOr<std::unique_ptr<ProcessGroup>> Create(const DistOptions& options,
-                                                              bool cuda);
+  // `missing`, when given: on a rendezvous that timed out, the ranks that never came.
+  static absl::StatusOr<std::unique_ptr<ProcessGroup>> Create(const DistOptions& options, bool cuda,
+                                                              std::vector<int>* missing = nullptr);
   ~ProcessGroup();
   ProcessGroup(const ProcessGroup&) = delete;
   ProcessGroup& operator=(const ProcessGroup&) = delete;
@@ -76,6 +77,9 @@ class ProcessGroup {
     double other_seconds = 0;  // broadcast, all-gather, barrier
   };
   Stats stats() const;
+  // After a failed collective: the ranks whose heartbeat had stopped (empty: none, or the
+  // store itself was gone). Read from the thread that ran the collectives.
+  const std::vector<int>& gone_ranks() const { return gone_; }
 
  private:
   struct Impl;  // the c10d objects (process_group.cc): no LibTorch in this header
@@ -85,6 +89,7 @@ class ProcessGroup {
 
   DistOptions options_;
   Backend backend_ = Backend::kGloo;
+  std::vector<int> gone_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -565,17 +565,18 @@ struct BroadcastServer::State : public v1::ParamBroadcast::Service, public Broad
     } else {
       BreakGroupLocked(
           "failed", absl::StrCat("version ", req->version(), ": ", req->error().substr(0, 1000)));
-      // Members that stopped syncing are gone (a live one syncs every sync_wait_ms): out
-      // now, so that the next generation does not wait for them.
-      const auto stale = std::chrono::milliseconds(options.sync_wait_ms + 2000);
+      // The members the learner found gone (a stopped heartbeat, absent at the rendezvous):
+      // out now, so that the next generation does not wait for them. A live one wrongly
+      // named joins again at its next Sync.
       std::vector<std::string> gone;
-      for (const std::string& id : membership->current().receivers) {
-        auto it = receivers.find(id);
-        if (it != receivers.end() && Clock::now() - it->second.last_seen > stale)
-          gone.push_back(id);
+      const std::vector<std::string>& members = membership->current().receivers;
+      for (int rank : req->gone_ranks()) {
+        if (rank >= 1 && rank <= static_cast<int>(members.size()))
+          gone.push_back(members[static_cast<size_t>(rank - 1)]);
       }
       for (const std::string& id : gone) {
-        spdlog::warn("broadcast: receiver {} silent since the collective failure: gone", id);
+        if (!receivers.count(id)) continue;
+        spdlog::warn("broadcast: receiver {} is gone from the collective group: dropped", id);
         ForgetLocked(id);
       }
       if (!gone.empty()) m_receivers.Set(static_cast<double>(receivers.size()));
