@@ -51,7 +51,7 @@ void MakeTensors(bool fill, int seed, bool odd_shape, std::vector<std::string>* 
 std::string Fingerprint(const std::vector<at::Tensor>& tensors) {
   std::string all;
   for (const at::Tensor& t : tensors) {
-    const at::Tensor c = t.contiguous();
+    const at::Tensor c = t.to(torch::kCPU).contiguous();
     all.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
   }
   return std::to_string(std::hash<std::string>{}(all));
@@ -131,6 +131,7 @@ TEST(CollectiveChild, Rank) {
   out["fingerprint"] = Fingerprint(tensors);
   out["bytes"] = st.ok() ? st->bytes : 0;
   out["buckets"] = st.ok() ? st->buckets : 0;
+  out["gone"] = (pg->get() != nullptr && !st.ok()) ? (*pg)->gone_ranks() : std::vector<int>{};
   std::ofstream(std::getenv("R1RL_CW_TEST_OUT")) << out.dump();
 }
 
@@ -244,6 +245,29 @@ TEST(CollectiveWeights, AReceiverKilledMidTransferFailsTheRootNamingIt) {
   EXPECT_NE(r.results[0]["error"].get<std::string>().find("rank 2 is gone"), std::string::npos)
       << r.results[0]["error"];
   EXPECT_LT(r.seconds, 40) << "the ranks outlived the 5 s timeout by far";
+  EXPECT_EQ(r.results[0]["gone"], nlohmann::json(std::vector<int>{2}));  // for the service
+}
+
+// The NCCL path on a GPU (a smoke test: one rank, CUDA tensors, bfloat16 on the wire). It runs
+// where a CUDA LibTorch sees a device; elsewhere it is skipped, saying so.
+TEST(CollectiveWeights, NcclOneRankOnAGpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device: the NCCL path needs a GPU";
+  distributed::DistOptions d;
+  d.world_size = 1;
+  d.master_port = 0;
+  d.backend = distributed::Backend::kNccl;
+  d.timeout = std::chrono::seconds(60);
+  auto pg = distributed::ProcessGroup::Create(d, /*cuda=*/true);
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  std::vector<std::string> names;
+  std::vector<at::Tensor> tensors;
+  MakeTensors(true, 7, false, &names, &tensors);
+  for (at::Tensor& t : tensors) t = t.to(torch::kCUDA);
+  const std::string before = Fingerprint(tensors);
+  auto st = BroadcastWeights(**pg, 0, 1, names, tensors, kBucketBytes, FloatWire::kBFloat16);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_GT(st->buckets, 1);
+  EXPECT_EQ(Fingerprint(tensors), before);  // the root's own are untouched
 }
 
 }  // namespace
