@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -198,6 +199,14 @@ absl::StatusOr<std::unique_ptr<ProcessGroup>> ProcessGroup::Create(const DistOpt
 #endif
     } else {
 #ifdef USE_C10D_NCCL
+      // A hung NCCL call must end in an error, not hang or kill the service: wait() blocks up
+      // to the timeout and throws (blocking wait), and PyTorch's watchdog aborts the
+      // communicators without tearing the process down (2: CleanUpOnly; PyTorch 2.x's
+      // default, 3, kills it). Read when the group is made; a user's own setting wins.
+      for (const char* name : {"TORCH_NCCL_BLOCKING_WAIT", "NCCL_BLOCKING_WAIT"})
+        setenv(name, "1", /*overwrite=*/0);
+      for (const char* name : {"TORCH_NCCL_ASYNC_ERROR_HANDLING", "NCCL_ASYNC_ERROR_HANDLING"})
+        setenv(name, "2", /*overwrite=*/0);
       auto opts = c10d::ProcessGroupNCCL::Options::create();
       opts->timeout = o.timeout;
       im.pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, o.rank, o.world_size, opts);
