@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "lib/transport/host_name.h"
 #include "lib/transport/xxh3.h"
 #include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/broadcast.pb.h"
@@ -20,12 +21,6 @@ struct Parked {
   v1::ChunkRequest request;
   Clock::time_point keepalive_at;
 };
-
-std::string ThisHost() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return host;
-}
 
 std::string PortOf(const std::string& endpoint) { return endpoint.substr(endpoint.rfind(':') + 1); }
 
@@ -59,7 +54,8 @@ absl::StatusOr<std::unique_ptr<ChunkServer>> ChunkServer::Start(zmq::context_t& 
   s->wake_out_ = std::make_unique<zmq::socket_t>(context, zmq::socket_type::push);
   s->wake_out_->set(zmq::sockopt::linger, 0);
   s->wake_out_->connect(wake);
-  const std::string host = options.advertise_host.empty() ? ThisHost() : options.advertise_host;
+  const std::string host =
+      options.advertise_host.empty() ? transport::HostName() : options.advertise_host;
   s->endpoint_ = absl::StrCat("tcp://", host, ":", PortOf(transport::BoundEndpoint(*s->router_)));
   s->thread_ = std::thread([p = s.get()] { p->Loop(); });
   return s;

@@ -230,12 +230,8 @@ absl::StatusOr<bool> CollectiveReceiver::TakeInto(int64_t version,
   const auto deadline = Clock::now() + timeout;
   std::unique_lock<std::mutex> lock(s.mu);
   while (true) {
-    // `version`, or a newer one that is the service's newest (never an older number taken
-    // for a higher one: a restarted learner's).
     const auto newest = s.rx->announced();
-    const bool fits = s.staged_version == version || (s.staged_version > version && newest &&
-                                                      newest->version() == s.staged_version);
-    if (fits) break;
+    if (AnswersRequest(s.staged_version, version, newest ? newest->version() : -1)) break;
     const auto a = s.rx->collective();
     if (s.stop || !a || a->generation() == s.failed_generation || version < a->version() ||
         Clock::now() >= deadline) {

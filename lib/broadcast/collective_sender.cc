@@ -6,21 +6,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/distributed/process_group.h"
+#include "lib/transport/host_name.h"
 
 namespace r1rl::broadcast {
-namespace {
-
-std::string HostName() {
-  char buf[256] = {};
-  if (gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
-  return buf;
-}
-
-}  // namespace
-
 CollectiveSender::CollectiveSender(BroadcastPublisher* publisher, CollectiveSenderOptions options)
     : publisher_(publisher), options_(std::move(options)) {
-  if (options_.host.empty()) options_.host = HostName();
+  if (options_.host.empty()) options_.host = transport::HostName();
 }
 
 CollectiveSender::~CollectiveSender() = default;

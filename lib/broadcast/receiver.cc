@@ -507,12 +507,10 @@ void Receiver::Stop() {
 std::optional<ReceivedVersion> Receiver::WaitFor(int64_t version,
                                                  std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(state_->mu);
-  // `version`, or a newer one that is the service's newest (a version numbered below a newer
-  // announcement is a restarted learner's, never taken for a higher number).
   auto fits = [&] {
     const auto& r = state_->ready;
-    return r && (r->version == version || (r->version > version && state_->target &&
-                                           state_->target->version() == r->version));
+    return r &&
+           AnswersRequest(r->version, version, state_->target ? state_->target->version() : -1);
   };
   state_->cv.wait_for(lock, timeout, [&] { return state_->stop || fits(); });
   if (!fits()) return std::nullopt;

@@ -59,6 +59,13 @@ struct ReceivedVersion {
   int chunks_skipped = 0;  // held already (same hash)
 };
 
+// Whether a version at hand (`ready`) answers a request for `asked`: that version, or a newer
+// one that is the service's newest announced (`newest`, -1: none). A version numbered below a
+// newer announcement is a restarted learner's, never taken for a higher number.
+inline bool AnswersRequest(int64_t ready, int64_t asked, int64_t newest) {
+  return ready == asked || (ready > asked && ready == newest);
+}
+
 class Receiver {
  public:
   // Starts the chunk server and the threads; joining happens on the sync thread (retried until

@@ -20,6 +20,7 @@
 #include "lib/runtime/blocking_queue.h"
 #include "lib/security/curve_keys.h"
 #include "lib/security/grpc_security.h"
+#include "lib/transport/host_name.h"
 #include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/grader.grpc.pb.h"
 #include "services/reward_grader/grader_metrics.h"
@@ -193,9 +194,7 @@ absl::StatusOr<GraderServerOptions> GraderServerOptionsFromConfig(const config::
 absl::StatusOr<std::unique_ptr<GraderServer>> GraderServer::Start(GraderServerOptions options) {
   auto state = std::make_unique<State>();
   if (options.id.empty()) {
-    char host[256] = {0};
-    ::gethostname(host, sizeof(host) - 1);
-    options.id = absl::StrCat(host, "-", ::getpid());
+    options.id = absl::StrCat(transport::HostName(), "-", ::getpid());
   }
   state->options = options;
   state->grader = std::make_unique<Grader>(options.grading);

@@ -19,6 +19,7 @@
 #include "lib/security/grpc_security.h"
 #include "lib/status/status_macros.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "lib/transport/host_name.h"
 #include "lib/transport/sha256.h"
 #include "lib/transport/zmq_pipe.h"
 #include "r1rl/v1/controller.grpc.pb.h"
@@ -488,9 +489,7 @@ absl::StatusOr<std::unique_ptr<RolloutWorker>> RolloutWorker::Create(RolloutWork
     return absl::InvalidArgumentError(
         absl::StrCat("worker.grpc_address = ", options.grpc_address, ": cannot listen there"));
   }
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  s->host = host;
+  s->host = transport::HostName();
   state->options = std::move(options);
   return std::unique_ptr<RolloutWorker>(new RolloutWorker(std::move(state)));
 }
